@@ -1,0 +1,52 @@
+"""The seam between the pipeline and AWS: one small Protocol per shard.
+
+The observer, applier and verifier talk to a :class:`MemberPort` and never to boto3. The real
+implementations live in ``reconciler.aws`` (one adapter per service); tests may hand in any
+object with these methods. A port is bound to one shard (service × region) of the
+administrator account, so its methods take no region or detector arguments.
+
+Ports make no decisions: they translate our value types to API calls and back, raise
+:class:`~reconciler.errors.AwsError` subclasses, and return every ``UnprocessedAccounts``
+entry untouched for the applier to classify.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Protocol
+
+from reconciler.model import (
+    DesiredMember,
+    InvitationSettings,
+    ObservedMember,
+    ShardKey,
+    ShardObservation,
+    UnprocessedAccount,
+)
+
+
+class MemberPort(Protocol):
+    """Administrator-side member operations for one shard."""
+
+    @property
+    def key(self) -> ShardKey: ...
+
+    def observe(self) -> ShardObservation:
+        """Check the prerequisite, then read every member (every page, associated or not)."""
+        ...
+
+    def create_members(self, members: Sequence[DesiredMember]) -> list[UnprocessedAccount]:
+        """CreateMembers for at most 50 accounts; returns the unprocessed entries."""
+        ...
+
+    def invite_members(
+        self, account_ids: Sequence[str], settings: InvitationSettings
+    ) -> list[UnprocessedAccount]:
+        """InviteMembers for at most 50 accounts; returns the unprocessed entries."""
+        ...
+
+    def get_members(
+        self, account_ids: Sequence[str]
+    ) -> tuple[list[ObservedMember], list[UnprocessedAccount]]:
+        """GetMembers for at most 50 accounts."""
+        ...
