@@ -29,9 +29,7 @@ def load_region_catalog() -> RegionCatalog:
             every_region.update(names)
         # Regions that offer neither service still exist; list them so the error can say
         # "does not offer" rather than "unknown region".
-        every_region.update(
-            session.get_available_regions("ec2", partition_name=partition)
-        )
+        every_region.update(session.get_available_regions("ec2", partition_name=partition))
         regions_by_partition[partition] = frozenset(every_region)
     return RegionCatalog(
         regions_by_partition=regions_by_partition,

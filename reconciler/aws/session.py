@@ -1,0 +1,372 @@
+"""Sessions and clients: credentials, the administrator identity check, and the call hooks.
+
+Every boto3 client of a run comes from one :class:`ClientFactory`, built from an injected
+``boto3.Session`` (the standard credential chain: profiles, environment, IMDS, IRSA), so tests
+and the embedded sandbox hand in their own. Each client it makes carries four hooks on
+botocore's event system, which is what makes the guarantees hold for *every* call, whichever
+adapter makes it:
+
+- ``before-call``: refuse an operation nobody declared (``reconciler.aws.operations``), and any
+  mutating one when dry-run is on: the preview is read-only by construction, not by an ``if``
+  in the applier;
+- ``before-send``: take a token from the (service, region) bucket, once per HTTP attempt, so
+  botocore's own retries are paced too;
+- ``after-call`` / ``after-call-error``: one debug log event per call (service, region,
+  operation, status, latency, request id, retries) and the counters the summary reports.
+
+Credentials never reach a log line: we log request ids, never headers or payloads.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+import botocore.exceptions
+import structlog
+from botocore.client import BaseClient
+from botocore.config import Config
+
+from reconciler import __version__
+from reconciler.aws import operations
+from reconciler.aws.ratelimit import RateLimiter
+from reconciler.errors import (
+    AwsError,
+    ConflictError,
+    DryRunViolation,
+    IdentityMismatch,
+    PermanentAwsError,
+    RegionNotEnabledError,
+    TransientAwsError,
+)
+
+log = structlog.get_logger("reconciler.aws")
+
+STS_OPERATIONS = operations.declare("sts", reads=("GetCallerIdentity", "AssumeRole"))
+
+# Codes that say "this region is not enabled for the account" (opt-in regions). botocore reports
+# them with HTTP 403 (or 400 for InvalidClientTokenId on some services).
+REGION_NOT_ENABLED_CODES = frozenset(
+    {"UnrecognizedClientException", "InvalidClientTokenId", "InvalidSignatureException"}
+)
+THROTTLING_CODES = frozenset(
+    {
+        "Throttling",
+        "ThrottlingException",
+        "ThrottledException",
+        "TooManyRequestsException",
+        "RequestLimitExceeded",
+        "SlowDown",
+    }
+)
+
+
+@dataclass
+class CallStats:
+    """Counters of the AWS calls of one run, shared by every client of the factory."""
+
+    calls: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)
+    retries: int = 0
+    throttled: int = 0
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def record(self, operation: str, *, error: str | None, retries: int, throttled: bool) -> None:
+        with self._lock:
+            self.calls[operation] += 1
+            self.retries += retries
+            if error:
+                self.errors[error] += 1
+            if throttled:
+                self.throttled += 1
+
+    def total(self) -> int:
+        with self._lock:
+            return sum(self.calls.values())
+
+    def mutating_total(self) -> int:
+        with self._lock:
+            return sum(
+                count
+                for name, count in self.calls.items()
+                if (spec := _spec_by_qualified_name(name)) is not None and spec.mutating
+            )
+
+    def snapshot(self) -> dict[str, Any]:
+        with self._lock:
+            return {
+                "calls": dict(sorted(self.calls.items())),
+                "total": sum(self.calls.values()),
+                "retries": self.retries,
+                "throttled": self.throttled,
+                "errors": dict(sorted(self.errors.items())),
+            }
+
+
+def _spec_by_qualified_name(name: str) -> operations.OperationSpec | None:
+    service, _, operation = name.partition(".")
+    return operations.lookup(service, operation)
+
+
+@dataclass(frozen=True, slots=True)
+class ClientSettings:
+    """Knobs of every client: retries, timeouts, endpoint."""
+
+    max_attempts: int = 5
+    connect_timeout: float = 5.0
+    read_timeout: float = 30.0
+    max_pool_connections: int = 16
+    # The embedded sandbox's URL. Otherwise botocore honours AWS_ENDPOINT_URL and the
+    # per-service AWS_ENDPOINT_URL_<SERVICE> variables itself.
+    endpoint_url: str | None = None
+
+
+class ClientFactory:
+    """Makes (and caches) the hooked clients of one run, per (service, region)."""
+
+    def __init__(
+        self,
+        session: boto3.Session,
+        *,
+        dry_run: bool,
+        limiter: RateLimiter | None = None,
+        settings: ClientSettings | None = None,
+        stats: CallStats | None = None,
+        account_label: str = "administrator",
+    ) -> None:
+        self.session = session
+        self.dry_run = dry_run
+        self.limiter = limiter or RateLimiter()
+        self.settings = settings or ClientSettings()
+        self.stats = stats or CallStats()
+        self.account_label = account_label
+        self._clients: dict[tuple[str, str], BaseClient] = {}
+        self._lock = threading.Lock()
+
+    def client(self, service: str, region: str) -> Any:
+        """A client for ``service`` in ``region``; typed Any because boto3's are dynamic."""
+        with self._lock:
+            found = self._clients.get((service, region))
+            if found is None:
+                found = self._make(service, region)
+                self._clients[(service, region)] = found
+            return found
+
+    def derive(self, session: boto3.Session, *, account_label: str) -> ClientFactory:
+        """A factory for another principal (an assumed role) sharing limits and counters."""
+        return ClientFactory(
+            session,
+            dry_run=self.dry_run,
+            limiter=self.limiter,
+            settings=self.settings,
+            stats=self.stats,
+            account_label=account_label,
+        )
+
+    def _make(self, service: str, region: str) -> BaseClient:
+        config = Config(
+            region_name=region,
+            retries={"mode": "standard", "max_attempts": self.settings.max_attempts},
+            connect_timeout=self.settings.connect_timeout,
+            read_timeout=self.settings.read_timeout,
+            max_pool_connections=self.settings.max_pool_connections,
+            user_agent_extra=f"reconciler/{__version__}",
+        )
+        kwargs: dict[str, Any] = {"region_name": region, "config": config}
+        if self.settings.endpoint_url:
+            kwargs["endpoint_url"] = self.settings.endpoint_url
+        client: BaseClient = self.session.client(service, **kwargs)  # type: ignore[call-overload]
+        self._install_hooks(client, service, region)
+        return client
+
+    def _install_hooks(self, client: BaseClient, service: str, region: str) -> None:
+        events = client.meta.events
+        bucket = None if service == "sts" else self.limiter.bucket(service, region)
+        dry_run = self.dry_run
+        stats = self.stats
+        label = self.account_label
+
+        def guard(model: Any, context: dict[str, Any], **_: Any) -> None:
+            spec = operations.lookup(service, model.name)
+            if spec is None:
+                raise DryRunViolation(
+                    f"{service} {model.name} is not a declared operation of the reconciler; "
+                    "refusing to call it"
+                )
+            if dry_run and spec.mutating:
+                raise DryRunViolation(
+                    f"dry-run: refusing the mutating call {service} {model.name} in {region}"
+                )
+            context["reconciler_started"] = time.monotonic()
+
+        def pace(**_: Any) -> None:
+            if bucket is not None:
+                bucket.acquire()
+
+        def after(
+            http_response: Any, parsed: Mapping[str, Any], model: Any, context: Any, **_: Any
+        ) -> None:
+            metadata = parsed.get("ResponseMetadata", {})
+            error = parsed.get("Error", {}).get("Code") if "Error" in parsed else None
+            status = getattr(http_response, "status_code", None)
+            retries = int(metadata.get("RetryAttempts", 0))
+            stats.record(
+                f"{service}.{model.name}",
+                error=error,
+                retries=retries,
+                throttled=status == 429 or error in THROTTLING_CODES,
+            )
+            log.debug(
+                "aws.call",
+                service=service,
+                region=region,
+                principal=label,
+                operation=model.name,
+                status=status,
+                error=error,
+                latency_ms=_elapsed_ms(context),
+                request_id=metadata.get("RequestId"),
+                retries=retries,
+            )
+
+        def after_error(exception: Exception, context: Any, **kwargs: Any) -> None:
+            operation = kwargs.get("event_name", "").rsplit(".", 1)[-1]
+            stats.record(
+                f"{service}.{operation}",
+                error=type(exception).__name__,
+                retries=0,
+                throttled=False,
+            )
+            log.debug(
+                "aws.call",
+                service=service,
+                region=region,
+                principal=label,
+                operation=operation,
+                status=None,
+                error=type(exception).__name__,
+                latency_ms=_elapsed_ms(context),
+            )
+
+        # First, so a test Stubber's canned response cannot bypass the guard.
+        events.register_first("before-call", guard)
+        events.register("before-send", pace)
+        events.register("after-call", after)
+        events.register("after-call-error", after_error)
+
+
+def _elapsed_ms(context: Any) -> float | None:
+    started = context.get("reconciler_started") if isinstance(context, dict) else None
+    return None if started is None else round((time.monotonic() - started) * 1000, 1)
+
+
+def translate_error(
+    exc: Exception, *, service: str, region: str, operation: str
+) -> AwsError | DryRunViolation:
+    """Map a botocore exception onto our hierarchy (the caller raises it ``from exc``)."""
+    if isinstance(exc, DryRunViolation):
+        return exc
+    if isinstance(exc, botocore.exceptions.ClientError):
+        error = exc.response.get("Error", {})
+        code = str(error.get("Code", "Unknown"))
+        message = str(error.get("Message") or exc)
+        status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+        where = {"service": service, "region": region, "operation": operation}
+        if code in REGION_NOT_ENABLED_CODES:
+            return RegionNotEnabledError(message, code=code, status=status, **where)
+        if code == "ResourceConflictException" or status == 409:
+            return ConflictError(message, code=code, status=status, **where)
+        if code in THROTTLING_CODES or (
+            isinstance(status, int) and (status == 429 or status >= 500)
+        ):
+            return TransientAwsError(message, code=code, status=status, **where)
+        return PermanentAwsError(message, code=code, status=status, **where)
+    if isinstance(exc, botocore.exceptions.BotoCoreError):
+        return TransientAwsError(
+            str(exc), code=type(exc).__name__, service=service, region=region, operation=operation
+        )
+    return PermanentAwsError(
+        str(exc), code=type(exc).__name__, service=service, region=region, operation=operation
+    )
+
+
+def call(
+    client: Any, operation: str, *, service: str, region: str, **params: Any
+) -> dict[str, Any]:
+    """Call ``client.<operation>`` and translate any failure into our hierarchy."""
+    method: Callable[..., dict[str, Any]] = getattr(client, snake_case(operation))
+    try:
+        return method(**params)
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise translate_error(exc, service=service, region=region, operation=operation) from exc
+
+
+def paginate(
+    client: Any, operation: str, *, service: str, region: str, **params: Any
+) -> list[dict[str, Any]]:
+    """Every page of a paginated operation, translated like :func:`call`."""
+    try:
+        paginator = client.get_paginator(snake_case(operation))
+        return list(paginator.paginate(**params))
+    except (botocore.exceptions.ClientError, botocore.exceptions.BotoCoreError) as exc:
+        raise translate_error(exc, service=service, region=region, operation=operation) from exc
+
+
+def snake_case(operation: str) -> str:
+    """``CreateMembers`` → ``create_members``: boto3's method name for an operation."""
+    out: list[str] = []
+    for index, char in enumerate(operation):
+        if char.isupper() and index:
+            out.append("_")
+        out.append(char.lower())
+    return "".join(out)
+
+
+def caller_account(factory: ClientFactory, region: str) -> str:
+    """The account the factory's credentials belong to (STS GetCallerIdentity)."""
+    sts = factory.client("sts", region)
+    reply = call(sts, "GetCallerIdentity", service="sts", region=region)
+    return str(reply["Account"])
+
+
+def assume_role(
+    factory: ClientFactory, role_arn: str, *, region: str, session_name: str = "reconciler"
+) -> ClientFactory:
+    """A factory whose clients act as ``role_arn`` (STS AssumeRole with the factory's creds)."""
+    sts = factory.client("sts", region)
+    reply = call(
+        sts,
+        "AssumeRole",
+        service="sts",
+        region=region,
+        RoleArn=role_arn,
+        RoleSessionName=session_name,
+        DurationSeconds=3600,
+    )
+    credentials = reply["Credentials"]
+    session = boto3.Session(
+        aws_access_key_id=credentials["AccessKeyId"],
+        aws_secret_access_key=credentials["SecretAccessKey"],
+        aws_session_token=credentials["SessionToken"],
+        region_name=region,
+    )
+    return factory.derive(session, account_label=role_arn.split(":")[4])
+
+
+def administrator_factory(
+    base: ClientFactory, *, expected_account: str, role_arn: str | None, region: str
+) -> ClientFactory:
+    """Assume the manifest's role when given, then prove we act as the administrator."""
+    factory = assume_role(base, role_arn, region=region) if role_arn else base
+    actual = caller_account(factory, region)
+    if actual != expected_account:
+        raise IdentityMismatch(
+            f"the credentials act as account {actual}, but the manifest's administrator is "
+            f"{expected_account}; use credentials (or administrator.roleArn) of the administrator"
+        )
+    return factory

@@ -1,0 +1,59 @@
+"""Read every shard's current membership from AWS, shards in parallel.
+
+Receives the desired state (which shards are in scope) and one :class:`~reconciler.ports.MemberPort`
+per shard; hands the planner one :class:`~reconciler.model.ShardObservation` per shard. Each
+list is read once, every page, whatever the run does next.
+
+A shard that cannot be observed (the service is not enabled for the administrator there, the
+region is an opt-in region the account has not enabled, an AWS error survived the retries) is
+recorded as *blocked* with the reason, and the other shards go on: one bad region must not
+hide the state of the rest, as it does in the peer scripts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
+
+import structlog
+
+from reconciler.errors import AwsError, RegionNotEnabledError
+from reconciler.model import ShardKey, ShardObservation
+from reconciler.ports import MemberPort
+
+log = structlog.get_logger("reconciler.observe")
+
+
+def observe_shard(port: MemberPort) -> ShardObservation:
+    """One shard's observation; AWS failures become a blocked shard, never an exception."""
+    key = port.key
+    try:
+        observation = port.observe()
+    except RegionNotEnabledError as exc:
+        observation = ShardObservation(
+            key,
+            ready=False,
+            reason=f"region not enabled for this account ({exc.code}): {key.region} is an "
+            "opt-in region; enable it in the account settings or remove it from the manifest",
+        )
+    except AwsError as exc:
+        observation = ShardObservation(key, ready=False, reason=str(exc))
+    log.info(
+        "shard.observed",
+        service=key.service.value,
+        region=key.region,
+        ready=observation.ready,
+        reason=observation.reason,
+        members=len(observation.members),
+    )
+    return observation
+
+
+def observe_all(
+    ports: Mapping[ShardKey, MemberPort], *, max_concurrency: int
+) -> dict[ShardKey, ShardObservation]:
+    """Observe every shard, at most ``max_concurrency`` at a time."""
+    keys = sorted(ports)
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+        observed = list(pool.map(lambda key: observe_shard(ports[key]), keys))
+    return dict(zip(keys, observed, strict=True))

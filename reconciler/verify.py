@@ -1,0 +1,115 @@
+"""Check, after apply, that every account the run touched is now what the mode expects.
+
+Receives a shard's :class:`~reconciler.apply.ShardApplication` and its port; hands the report
+one :class:`AccountResult` per touched account. GetMembers is called on the accounts the apply
+did not already give up on, in batches of at most 50 (GuardDuty's limit, which Security Hub
+also honours).
+
+An account that is not in an accepted status (organization mode: Enabled; invitation mode:
+Invited, EmailVerificationInProgress or Enabled) is a failure of the run, named with its
+status; EmailVerificationFailed gets its cause spelled out, since it is the first thing users
+of the peer scripts get stuck on.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+import structlog
+
+from reconciler.apply import ShardApplication
+from reconciler.diff import ACCEPTED_STATUSES
+from reconciler.errors import AwsError
+from reconciler.model import MemberStatus, Mode, ObservedMember, ShardKey
+from reconciler.plan import BATCH_SIZE, batched
+from reconciler.ports import MemberPort
+
+log = structlog.get_logger("reconciler.verify")
+
+
+class Outcome(StrEnum):
+    CONVERGED = "converged"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class AccountResult:
+    """The final word on one account the run touched."""
+
+    key: ShardKey
+    account_id: str
+    outcome: Outcome
+    reason: str
+    status: str | None = None
+
+
+def verify_shard(
+    port: MemberPort, application: ShardApplication, mode: Mode
+) -> tuple[list[AccountResult], int]:
+    """Results for every account of ``application``; also returns the GetMembers calls made."""
+    key = application.key
+    results: list[AccountResult] = []
+    to_check = sorted(a for a, p in application.accounts.items() if not p.failed)
+    for account_id in sorted(a for a, p in application.accounts.items() if p.failed):
+        reason = application.accounts[account_id].failure or "failed"
+        results.append(AccountResult(key, account_id, Outcome.FAILED, reason))
+
+    calls = 0
+    accepted = ACCEPTED_STATUSES[mode]
+    for batch in batched(to_check, BATCH_SIZE):
+        calls += 1
+        try:
+            found, _ = port.get_members(batch)
+        except AwsError as exc:
+            results.extend(
+                AccountResult(key, a, Outcome.FAILED, f"could not verify: {exc}") for a in batch
+            )
+            continue
+        by_account: dict[str, ObservedMember] = {member.account_id: member for member in found}
+        for account_id in batch:
+            done = ", ".join(application.accounts[account_id].done)
+            member = by_account.get(account_id)
+            if member is None:
+                results.append(
+                    AccountResult(
+                        key, account_id, Outcome.FAILED, f"{done}, but not a member afterwards"
+                    )
+                )
+            elif member.status in accepted:
+                results.append(
+                    AccountResult(key, account_id, Outcome.CONVERGED, done, member.raw_status)
+                )
+            else:
+                results.append(
+                    AccountResult(
+                        key,
+                        account_id,
+                        Outcome.FAILED,
+                        _explain(member, mode),
+                        member.raw_status,
+                    )
+                )
+    results.sort(key=lambda result: result.account_id)
+    failed = sum(1 for result in results if result.outcome is Outcome.FAILED)
+    log.info(
+        "shard.verified",
+        service=key.service.value,
+        region=key.region,
+        accounts=len(results),
+        failed=failed,
+    )
+    return results, calls
+
+
+def _explain(member: ObservedMember, mode: Mode) -> str:
+    if member.status is MemberStatus.EMAIL_VERIFICATION_FAILED:
+        return (
+            "status EmailVerificationFailed: the invitation was not sent because the email is "
+            "not the account's root email; fix the email in the manifest"
+        )
+    return f"status {member.raw_status or 'unknown'} after apply; {mode.value} mode expects " + (
+        "Enabled"
+        if mode is Mode.ORGANIZATION
+        else "Invited, EmailVerificationInProgress or Enabled"
+    )
