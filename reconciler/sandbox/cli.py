@@ -1,0 +1,155 @@
+"""``reconcile-sandbox``: serve the sandbox on a loopback port until SIGINT or SIGTERM.
+
+Exit codes: 0 after a clean stop, 2 for a bad command line or state file, 1 when the port
+cannot be bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+import threading
+from types import FrameType
+
+from reconciler.sandbox.server import Sandbox, SandboxOptions, is_loopback
+from reconciler.sandbox.state import SandboxState, SandboxStateError
+
+
+def _probability(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"{text} is not between 0 and 1")
+    return value
+
+
+def _non_negative_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text} is negative")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="reconcile-sandbox",
+        description="A local AWS-compatible endpoint for the GuardDuty and Security Hub "
+        "member APIs (plus STS and Organizations), on one loopback port.",
+    )
+    parser.add_argument("--state", required=True, help="the sandbox state file (YAML)")
+    parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only)")
+    parser.add_argument("--port", type=_non_negative_int, default=4566, help="0 = any free port")
+    parser.add_argument(
+        "--allow-non-loopback",
+        action="store_true",
+        help="allow a --host that is not a loopback address (the sandbox has no auth)",
+    )
+    parser.add_argument(
+        "--latency-ms", type=_non_negative_int, default=0, help="delay every response"
+    )
+    parser.add_argument(
+        "--rate",
+        type=_non_negative_float,
+        default=None,
+        help="requests per second per account, region and service (default 10; 0 = off)",
+    )
+    parser.add_argument(
+        "--burst", type=_non_negative_int, default=None, help="bucket size (default 3 x rate)"
+    )
+    parser.add_argument(
+        "--fault-rate", type=_probability, default=0.0, help="fraction of 500 answers"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the fault stream")
+    parser.add_argument(
+        "--slow-rate", type=_probability, default=0.0, help="fraction of slow answers"
+    )
+    parser.add_argument(
+        "--slow-ms", type=_non_negative_int, default=0, help="extra delay of a slow answer"
+    )
+    parser.add_argument(
+        "--drop-rate", type=_probability, default=0.0, help="fraction of dropped connections"
+    )
+    parser.add_argument("--calls-log", default=None, help="append every request here (JSONL)")
+    parser.add_argument("--save-on-exit", default=None, help="write the final state here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not args.allow_non_loopback and not is_loopback(args.host):
+        print(
+            f"reconcile-sandbox: refusing --host {args.host}: the sandbox has no "
+            "authentication; pass --allow-non-loopback to bind it anyway",
+            file=sys.stderr,
+        )
+        return 2
+    if args.burst == 0:
+        print("reconcile-sandbox: --burst must be at least 1", file=sys.stderr)
+        return 2
+    try:
+        state = SandboxState.load(args.state)
+    except SandboxStateError as exc:
+        print(f"reconcile-sandbox: {exc}", file=sys.stderr)
+        return 2
+    options = SandboxOptions(
+        latency_ms=args.latency_ms,
+        rate=args.rate,
+        burst=args.burst,
+        fault_rate=args.fault_rate,
+        seed=args.seed,
+        slow_rate=args.slow_rate,
+        slow_ms=args.slow_ms,
+        drop_rate=args.drop_rate,
+        calls_log=args.calls_log,
+    )
+    sandbox = Sandbox(
+        state, options, host=args.host, port=args.port, allow_non_loopback=args.allow_non_loopback
+    )
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        sandbox.start()
+    except OSError as exc:
+        print(
+            f"reconcile-sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
+        )
+        return 1
+    key, secret = sandbox.credentials
+    print(
+        f"reconcile-sandbox: serving {sandbox.endpoint_url} as account {state.default_account}; "
+        f"use AWS_ENDPOINT_URL={sandbox.endpoint_url} AWS_ACCESS_KEY_ID={key} "
+        f"AWS_SECRET_ACCESS_KEY={secret}",
+        file=sys.stderr,
+        flush=True,
+    )
+    try:
+        while not stop.wait(0.5):
+            pass
+    finally:
+        sandbox.stop()
+        if args.save_on_exit:
+            state.save(args.save_on_exit)
+    print("reconcile-sandbox: stopped", file=sys.stderr, flush=True)
+    return 0

@@ -1,0 +1,403 @@
+"""GuardDuty handlers: detectors, and both sides of the administrator/member relationship.
+
+GuardDuty models only two errors for these operations, ``BadRequestException`` (400) and
+``InternalServerErrorException`` (500); the finer reason travels in the body's ``type``.
+Every detector-scoped call first checks that the caller owns the detector in the path.
+"""
+
+from __future__ import annotations
+
+from reconciler.sandbox import membership
+from reconciler.sandbox.context import (
+    CallContext,
+    Handler,
+    Params,
+    ServiceBehaviour,
+    decode_token,
+    encode_token,
+    paginate_keys,
+)
+from reconciler.sandbox.membership import Flavor
+from reconciler.sandbox.state import ASSOCIATED, GUARDDUTY, GuardDutyRegion, Member, detector_id
+from reconciler.sandbox.state import invitation_id as make_invitation_id
+from reconciler.sandbox.wire import ApiError, InvalidRequest
+
+INVALID_VALUE = (
+    "The request is rejected because an invalid or out-of-range value is specified as an "
+    "input parameter."
+)
+NOT_OWNED = (
+    "The request is rejected because the input detectorId is not owned by the current account."
+)
+DETECTOR_EXISTS = (
+    "The request is rejected because a detector already exists for the current account."
+)
+NOT_DELEGATED = (
+    "The request is rejected because the current account cannot call this API as it is not "
+    "the delegated administrator for GuardDuty of its organization."
+)
+NOT_MANAGEMENT = (
+    "The request is rejected because the current account is not the management account of "
+    "an organization."
+)
+
+
+def bad_request(message: str, detail: str | None = None) -> ApiError:
+    return ApiError(
+        "BadRequestException", message, fields={"Type": "InvalidInputException"}, detail=detail
+    )
+
+
+FLAVOR = Flavor(
+    service=GUARDDUTY,
+    label="GuardDuty",
+    bad_request=bad_request,
+    already_member=(
+        "The request is rejected because the given account ID is already a member or "
+        "associated member of the current account."
+    ),
+    already_invited=(
+        "The request is rejected because the current account has already invited or is "
+        "already the GuardDuty master of the given member account ID."
+    ),
+    not_member=(
+        "The request is rejected because the given account ID is not an associated member of "
+        "account the current account."
+    ),
+    management_first=(
+        "Operation failed because your organization master must first enable GuardDuty to be "
+        "added as a member"
+    ),
+    verify_email=True,
+    member_cannot_administer=bad_request,
+)
+
+
+def invalid(error: InvalidRequest) -> ApiError:
+    issue = error.issues[0]
+    if issue.kind == "max_length" and isinstance(issue.value, list):
+        message = (
+            f"The request failed because the length provided for the {issue.field} array was "
+            f"{len(issue.value)}. Max allowed length is {issue.limit}."
+        )
+        return bad_request(message, detail=error.smithy_message())
+    return bad_request(INVALID_VALUE, detail=error.smithy_message())
+
+
+def throttled() -> ApiError:
+    return ApiError("TooManyRequestsException", "Rate exceeded", status=429)
+
+
+def internal() -> ApiError:
+    return ApiError(
+        "InternalServerErrorException",
+        "The request failed due to an internal server error.",
+        fields={"Type": "InternalException"},
+    )
+
+
+def region_disabled() -> ApiError:
+    return ApiError(
+        "UnrecognizedClientException",
+        "The security token included in the request is invalid.",
+        status=403,
+    )
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def _region(ctx: CallContext) -> GuardDutyRegion:
+    return ctx.state.account(ctx.account).gd(ctx.region)
+
+
+def _owned(ctx: CallContext, params: Params) -> GuardDutyRegion:
+    gd = _region(ctx)
+    if gd.detector is None or params["DetectorId"] != detector_id(ctx.account, ctx.region):
+        raise bad_request(NOT_OWNED)
+    return gd
+
+
+def _token(token: str | None) -> str | None:
+    try:
+        return decode_token(token)
+    except ValueError:
+        raise bad_request(INVALID_VALUE, detail="nextToken is not a token of this API") from None
+
+
+def _unprocessed(entries: list[tuple[str, str]]) -> list[Params]:
+    return [{"AccountId": account, "Result": reason} for account, reason in entries]
+
+
+def _member(ctx: CallContext, admin: str, member: Member) -> Params:
+    out: Params = {
+        "AccountId": member.account_id,
+        "MasterId": admin,
+        "AdministratorId": admin,
+        "Email": member.email or ctx.state.root_email(member.account_id),
+        "RelationshipStatus": member.status,
+        "InvitedAt": member.invited_at,
+        "UpdatedAt": member.updated_at,
+    }
+    if member.status in ASSOCIATED and ctx.state.account(member.account_id).gd(ctx.region).detector:
+        out["DetectorId"] = detector_id(member.account_id, ctx.region)
+    return out
+
+
+def _administrator(ctx: CallContext) -> Params | None:
+    found = membership.administrator_of(ctx.state, FLAVOR, ctx.account, ctx.region)
+    if found is None:
+        return None
+    admin, record = found
+    out: Params = {"AccountId": admin, "RelationshipStatus": record.status}
+    if record.invited_at is not None:
+        out["InvitedAt"] = record.invited_at
+        out["InvitationId"] = make_invitation_id(
+            GUARDDUTY, ctx.region, admin, ctx.account, record.invited_at
+        )
+    return out
+
+
+# --------------------------------------------------------------------------------------------
+# Detectors
+# --------------------------------------------------------------------------------------------
+
+
+def list_detectors(ctx: CallContext, params: Params) -> Params:
+    _token(params.get("NextToken"))
+    gd = _region(ctx)
+    return {"DetectorIds": [detector_id(ctx.account, ctx.region)] if gd.detector else []}
+
+
+def get_detector(ctx: CallContext, params: Params) -> Params:
+    gd = _owned(ctx, params)
+    created = gd.created_at or ctx.state.loaded_at
+    role = "aws-service-role/guardduty.amazonaws.com/AWSServiceRoleForAmazonGuardDuty"
+    return {
+        "CreatedAt": created,
+        "FindingPublishingFrequency": "SIX_HOURS",
+        "ServiceRole": f"arn:{ctx.partition}:iam::{ctx.account}:role/{role}",
+        "Status": gd.detector,
+        "UpdatedAt": created,
+    }
+
+
+def create_detector(ctx: CallContext, params: Params) -> Params:
+    gd = _region(ctx)
+    if gd.detector is not None:
+        raise bad_request(DETECTOR_EXISTS)
+    gd.detector = "ENABLED" if params["Enable"] else "DISABLED"
+    gd.created_at = ctx.now
+    return {"DetectorId": detector_id(ctx.account, ctx.region)}
+
+
+# --------------------------------------------------------------------------------------------
+# Administrator side
+# --------------------------------------------------------------------------------------------
+
+
+def create_members(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    details = [(d["AccountId"], d.get("Email")) for d in params["AccountDetails"]]
+    unprocessed = membership.create_members(
+        ctx.state, FLAVOR, ctx.account, ctx.region, details, ctx.now
+    )
+    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
+
+
+def invite_members(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    unprocessed = membership.invite_members(
+        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], ctx.now
+    )
+    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
+
+
+def list_members(ctx: CallContext, params: Params) -> Params:
+    gd = _owned(ctx, params)
+    only = str(params.get("OnlyAssociated", "true")).lower()
+    if only not in ("true", "false"):
+        raise bad_request(INVALID_VALUE, detail="onlyAssociated must be 'true' or 'false'")
+    after = _token(params.get("NextToken"))
+    keep = (lambda m: m.status in ASSOCIATED) if only == "true" else None
+    page, more = gd.members.page(after, params.get("MaxResults", 50), keep)
+    return {
+        "Members": [_member(ctx, ctx.account, m) for m in page],
+        "NextToken": encode_token(page[-1].account_id) if more else None,
+    }
+
+
+def get_members(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    found, unprocessed = membership.get_members(
+        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"]
+    )
+    return {
+        "Members": [_member(ctx, ctx.account, m) for m in found],
+        "UnprocessedAccounts": _unprocessed(unprocessed),
+    }
+
+
+def disassociate_members(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    unprocessed = membership.disassociate_members(
+        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], ctx.now
+    )
+    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
+
+
+def delete_members(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    unprocessed = membership.delete_members(
+        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"]
+    )
+    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
+
+
+def start_monitoring_members(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    unprocessed = membership.set_monitoring(
+        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], True, ctx.now
+    )
+    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
+
+
+def stop_monitoring_members(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    unprocessed = membership.set_monitoring(
+        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], False, ctx.now
+    )
+    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
+
+
+def describe_organization_configuration(ctx: CallContext, params: Params) -> Params:
+    gd = _owned(ctx, params)
+    org = ctx.state.organization
+    if org is None or org.delegated_administrators.get(GUARDDUTY) != ctx.account:
+        raise bad_request(NOT_DELEGATED)
+    auto = gd.auto_enable_organization_members
+    return {
+        "AutoEnable": auto != "NONE",
+        "AutoEnableOrganizationMembers": auto,
+        "MemberAccountLimitReached": membership.limit_reached(
+            ctx.state, FLAVOR, ctx.account, ctx.region
+        ),
+    }
+
+
+def list_organization_admin_accounts(ctx: CallContext, params: Params) -> Params:
+    org = ctx.state.organization
+    if org is None or org.management_account != ctx.account:
+        raise bad_request(NOT_MANAGEMENT)
+    admin = org.delegated_administrators.get(GUARDDUTY)
+    admins = [{"AdminAccountId": admin, "AdminStatus": "ENABLED"}] if admin else []
+    return {"AdminAccounts": admins}
+
+
+# --------------------------------------------------------------------------------------------
+# Member side
+# --------------------------------------------------------------------------------------------
+
+
+def list_invitations(ctx: CallContext, params: Params) -> Params:
+    invitations = {
+        inv.administrator: inv
+        for inv in membership.list_invitations(ctx.state, FLAVOR, ctx.account, ctx.region)
+    }
+    try:
+        page, token = paginate_keys(
+            sorted(invitations), params.get("NextToken"), params.get("MaxResults", 50)
+        )
+    except ValueError:
+        raise bad_request(INVALID_VALUE, detail="nextToken is not a token of this API") from None
+    return {
+        "Invitations": [
+            {
+                "AccountId": admin,
+                "InvitationId": invitations[admin].invitation_id,
+                "RelationshipStatus": "Invited",
+                "InvitedAt": invitations[admin].invited_at,
+            }
+            for admin in page
+        ],
+        "NextToken": token,
+    }
+
+
+def accept_administrator_invitation(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    membership.accept_invitation(
+        ctx.state,
+        FLAVOR,
+        ctx.account,
+        ctx.region,
+        params["AdministratorId"],
+        params["InvitationId"],
+        ctx.now,
+    )
+    return {}
+
+
+def accept_invitation(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    membership.accept_invitation(
+        ctx.state,
+        FLAVOR,
+        ctx.account,
+        ctx.region,
+        params["MasterId"],
+        params["InvitationId"],
+        ctx.now,
+    )
+    return {}
+
+
+def get_administrator_account(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    return {"Administrator": _administrator(ctx)}
+
+
+def get_master_account(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    return {"Master": _administrator(ctx)}
+
+
+def disassociate_from_administrator_account(ctx: CallContext, params: Params) -> Params:
+    _owned(ctx, params)
+    membership.disassociate_from_administrator(ctx.state, FLAVOR, ctx.account, ctx.region, ctx.now)
+    return {}
+
+
+HANDLERS: dict[str, Handler] = {
+    "ListDetectors": list_detectors,
+    "GetDetector": get_detector,
+    "CreateDetector": create_detector,
+    "CreateMembers": create_members,
+    "InviteMembers": invite_members,
+    "ListMembers": list_members,
+    "GetMembers": get_members,
+    "DisassociateMembers": disassociate_members,
+    "DeleteMembers": delete_members,
+    "StartMonitoringMembers": start_monitoring_members,
+    "StopMonitoringMembers": stop_monitoring_members,
+    "DescribeOrganizationConfiguration": describe_organization_configuration,
+    "ListOrganizationAdminAccounts": list_organization_admin_accounts,
+    "ListInvitations": list_invitations,
+    "AcceptAdministratorInvitation": accept_administrator_invitation,
+    "AcceptInvitation": accept_invitation,
+    "GetAdministratorAccount": get_administrator_account,
+    "GetMasterAccount": get_master_account,
+    "DisassociateFromAdministratorAccount": disassociate_from_administrator_account,
+    "DisassociateFromMasterAccount": disassociate_from_administrator_account,
+}
+
+BEHAVIOUR = ServiceBehaviour(
+    name=GUARDDUTY,
+    handlers=HANDLERS,
+    invalid=invalid,
+    region_disabled=region_disabled,
+    throttled=throttled,
+    internal=internal,
+)

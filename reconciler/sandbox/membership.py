@@ -1,0 +1,430 @@
+"""Member semantics shared by GuardDuty and Security Hub, parameterised by a :class:`Flavor`.
+
+Both services implement the same administrator/member life cycle (Created → Invited →
+Enabled, Removed, Resigned, organization members straight to Enabled) with different texts,
+error codes and a few different rules (GuardDuty verifies the invitee's root email, Security
+Hub refuses to delete organization members, their quotas differ). Writing the life cycle
+once keeps the two services consistent; the flavor carries the differences.
+
+Every function here expects the caller to hold ``state.lock``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from reconciler.sandbox.state import (
+    ASSOCIATED,
+    GUARDDUTY,
+    SECURITYHUB,
+    Invitation,
+    Member,
+    MemberTable,
+    SandboxState,
+    invitation_id,
+    replace_member,
+)
+from reconciler.sandbox.wire import ApiError
+
+Unprocessed = list[tuple[str, str]]
+
+
+@dataclass(frozen=True, slots=True)
+class Flavor:
+    """What differs between the two services' member APIs."""
+
+    service: str
+    label: str
+    bad_request: Callable[[str], ApiError]
+    already_member: str
+    already_invited: str
+    not_member: str
+    management_first: str
+    verify_email: bool
+    # A member account cannot administer members (GuardDuty: 400, Security Hub: 403).
+    member_cannot_administer: Callable[[str], ApiError]
+    # Security Hub refuses a call over its quotas as a whole; GuardDuty leaves the overflow
+    # accounts unprocessed.
+    limit_exceeded: Callable[[str], ApiError] | None = None
+
+
+MEMBER_AS_ADMIN = (
+    "The request is rejected because the current account is a member account of another "
+    "administrator and cannot add members."
+)
+SELF_MEMBER = "The request is rejected because the current account cannot be a member of itself."
+OTHER_ADMIN = (
+    "The request is rejected because the given account ID is already associated with another "
+    "administrator account."
+)
+INACTIVE_ORG_ACCOUNT = (
+    "The request is rejected because the given account ID is not an active account of the "
+    "organization."
+)
+ORG_NOT_INVITABLE = (
+    "The request is rejected because organization member accounts cannot be invited; add them "
+    "with CreateMembers."
+)
+INVALID_INVITATION = "The request is rejected because the input invitationId is not valid."
+ALREADY_ASSOCIATED = (
+    "The request is rejected because the current account is already associated with an "
+    "administrator account."
+)
+NOT_ASSOCIATED = (
+    "The request is rejected because the current account is not associated with an "
+    "administrator account."
+)
+ORG_CANNOT_LEAVE = (
+    "The request is rejected because an organization member account cannot disassociate "
+    "itself from its administrator."
+)
+AUTO_ENABLE_ALL = (
+    "The request is rejected because autoEnableOrganizationMembers is set to ALL for the "
+    "organization: organization member accounts cannot be disassociated, deleted or stopped."
+)
+
+
+def _table(state: SandboxState, flavor: Flavor, admin: str, region: str) -> MemberTable:
+    return state.account(admin).service(flavor.service, region).members
+
+
+def _service_ready(state: SandboxState, flavor: Flavor, account: str, region: str) -> bool:
+    if flavor.service == GUARDDUTY:
+        return state.account(account).gd(region).detector is not None
+    return state.account(account).sh(region).enabled
+
+
+def _turn_on_service(
+    state: SandboxState, flavor: Flavor, account: str, region: str, now: datetime
+) -> None:
+    # Adding an organization account enables the service there, as AWS does.
+    if flavor.service == GUARDDUTY:
+        gd = state.account(account).gd(region)
+        if gd.detector is None:
+            gd.detector = "ENABLED"
+            gd.created_at = now
+    else:
+        sh = state.account(account).sh(region)
+        if not sh.enabled:
+            sh.enabled = True
+            sh.subscribed_at = now
+
+
+def create_members(
+    state: SandboxState,
+    flavor: Flavor,
+    admin: str,
+    region: str,
+    details: Sequence[tuple[str, str | None]],
+    now: datetime,
+) -> Unprocessed:
+    if state.administrator(flavor.service, region, admin) is not None:
+        raise flavor.member_cannot_administer(MEMBER_AS_ADMIN)
+    table = _table(state, flavor, admin, region)
+    org = state.organization
+    delegated = org is not None and org.delegated_administrators.get(flavor.service) == admin
+    unprocessed: Unprocessed = []
+    planned: list[Member] = []
+    seen: set[str] = set()
+    for account_id, email in details:
+        existing = table.get(account_id)
+        org_account = org.accounts.get(account_id) if org is not None and delegated else None
+        if account_id == admin:
+            unprocessed.append((account_id, SELF_MEMBER))
+            continue
+        rejoin = (
+            existing is not None
+            and existing.type == "organization"
+            and existing.status == "Removed"
+            and org_account is not None
+        )
+        if account_id in seen or (existing is not None and not rejoin):
+            unprocessed.append((account_id, flavor.already_member))
+            continue
+        seen.add(account_id)
+        if org_account is None:
+            planned.append(Member(account_id, email, "Created", "invitation", None, now))
+            continue
+        if org_account.status != "ACTIVE":
+            unprocessed.append((account_id, INACTIVE_ORG_ACCOUNT))
+            continue
+        if (
+            org is not None
+            and account_id == org.management_account
+            and not _service_ready(state, flavor, account_id, region)
+        ):
+            unprocessed.append((account_id, flavor.management_first))
+            continue
+        other = state.administrator(flavor.service, region, account_id)
+        if other is not None and other != admin:
+            unprocessed.append((account_id, OTHER_ADMIN))
+            continue
+        keep_email = email if email is not None else (existing.email if existing else None)
+        planned.append(Member(account_id, keep_email, "Enabled", "organization", None, now))
+    planned = _apply_quotas(state, flavor, table, planned, unprocessed)
+    for member in planned:
+        if member.type == "organization":
+            _turn_on_service(state, flavor, member.account_id, region, now)
+            state.link(flavor.service, region, member.account_id, admin)
+        table.put(member)
+    return unprocessed
+
+
+def _apply_quotas(
+    state: SandboxState,
+    flavor: Flavor,
+    table: MemberTable,
+    planned: list[Member],
+    unprocessed: Unprocessed,
+) -> list[Member]:
+    quotas = state.quotas
+    if flavor.service == GUARDDUTY:
+        room = quotas.guardduty_members - len(table)
+        # Re-joining organization members already hold a record: they take no new room.
+        kept: list[Member] = []
+        for member in planned:
+            if table.get(member.account_id) is not None:
+                kept.append(member)
+            elif room > 0:
+                kept.append(member)
+                room -= 1
+            else:
+                unprocessed.append(
+                    (
+                        member.account_id,
+                        "The request is rejected because the current account has reached the "
+                        f"maximum number of member accounts ({quotas.guardduty_members}).",
+                    )
+                )
+        return kept
+    new = [m for m in planned if table.get(m.account_id) is None]
+    invitations = table.count("invitation") + sum(1 for m in new if m.type == "invitation")
+    organization = table.count("organization") + sum(1 for m in new if m.type == "organization")
+    assert flavor.limit_exceeded is not None
+    if invitations > quotas.securityhub_invitation_members:
+        raise flavor.limit_exceeded(
+            "The request would exceed the quota of "
+            f"{quotas.securityhub_invitation_members} invitation member accounts per "
+            "administrator account in this Region."
+        )
+    if organization > quotas.securityhub_organization_members:
+        raise flavor.limit_exceeded(
+            "The request would exceed the quota of "
+            f"{quotas.securityhub_organization_members} organization member accounts per "
+            "administrator account in this Region."
+        )
+    return planned
+
+
+def invite_members(
+    state: SandboxState,
+    flavor: Flavor,
+    admin: str,
+    region: str,
+    account_ids: Sequence[str],
+    now: datetime,
+) -> Unprocessed:
+    table = _table(state, flavor, admin, region)
+    unprocessed: Unprocessed = []
+    for account_id in account_ids:
+        member = table.get(account_id)
+        if member is None:
+            unprocessed.append((account_id, flavor.not_member))
+            continue
+        if member.type == "organization":
+            reason = flavor.already_invited if member.status in ASSOCIATED else ORG_NOT_INVITABLE
+            unprocessed.append((account_id, reason))
+            continue
+        if member.status in ("Invited", "EmailVerificationInProgress", *ASSOCIATED):
+            unprocessed.append((account_id, flavor.already_invited))
+            continue
+        if flavor.verify_email:
+            root = state.root_email(account_id)
+            verified = (
+                member.email is not None
+                and root is not None
+                and member.email.casefold() == root.casefold()
+            )
+            if not verified:
+                # AWS sends no invitation then; the fix is delete, re-create, re-invite.
+                table.put(replace_member(member, status="EmailVerificationFailed", updated_at=now))
+                continue
+        table.put(replace_member(member, status="Invited", invited_at=now, updated_at=now))
+        state.add_invitation(
+            flavor.service,
+            region,
+            account_id,
+            Invitation(admin, invitation_id(flavor.service, region, admin, account_id, now), now),
+        )
+    return unprocessed
+
+
+def get_members(
+    state: SandboxState, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
+) -> tuple[list[Member], Unprocessed]:
+    table = _table(state, flavor, admin, region)
+    found: list[Member] = []
+    unprocessed: Unprocessed = []
+    for account_id in account_ids:
+        member = table.get(account_id)
+        if member is None:
+            unprocessed.append((account_id, flavor.not_member))
+        else:
+            found.append(member)
+    return found, unprocessed
+
+
+def _refuse_auto_enable_all(
+    state: SandboxState, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
+) -> None:
+    if flavor.service != GUARDDUTY:
+        return
+    if state.account(admin).gd(region).auto_enable_organization_members != "ALL":
+        return
+    table = _table(state, flavor, admin, region)
+    for account_id in account_ids:
+        member = table.get(account_id)
+        if member is not None and member.type == "organization":
+            raise flavor.bad_request(AUTO_ENABLE_ALL)
+
+
+def _detach(state: SandboxState, flavor: Flavor, admin: str, region: str, member: str) -> None:
+    state.unlink(flavor.service, region, member, admin)
+    state.drop_invitation(flavor.service, region, member, admin)
+
+
+def disassociate_members(
+    state: SandboxState,
+    flavor: Flavor,
+    admin: str,
+    region: str,
+    account_ids: Sequence[str],
+    now: datetime,
+) -> Unprocessed:
+    _refuse_auto_enable_all(state, flavor, admin, region, account_ids)
+    table = _table(state, flavor, admin, region)
+    unprocessed: Unprocessed = []
+    for account_id in account_ids:
+        member = table.get(account_id)
+        if member is None:
+            unprocessed.append((account_id, flavor.not_member))
+            continue
+        if member.status != "Removed":
+            table.put(replace_member(member, status="Removed", updated_at=now))
+        _detach(state, flavor, admin, region, account_id)
+    return unprocessed
+
+
+def delete_members(
+    state: SandboxState, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
+) -> Unprocessed:
+    _refuse_auto_enable_all(state, flavor, admin, region, account_ids)
+    table = _table(state, flavor, admin, region)
+    unprocessed: Unprocessed = []
+    for account_id in account_ids:
+        member = table.get(account_id)
+        if member is None:
+            unprocessed.append((account_id, flavor.not_member))
+            continue
+        if flavor.service == SECURITYHUB and member.type == "organization":
+            unprocessed.append(
+                (
+                    account_id,
+                    "The request is rejected because organization member accounts cannot be "
+                    "deleted; disassociate them instead.",
+                )
+            )
+            continue
+        table.remove(account_id)
+        _detach(state, flavor, admin, region, account_id)
+    return unprocessed
+
+
+def set_monitoring(
+    state: SandboxState,
+    flavor: Flavor,
+    admin: str,
+    region: str,
+    account_ids: Sequence[str],
+    enabled: bool,
+    now: datetime,
+) -> Unprocessed:
+    if not enabled:
+        _refuse_auto_enable_all(state, flavor, admin, region, account_ids)
+    table = _table(state, flavor, admin, region)
+    unprocessed: Unprocessed = []
+    target = "Enabled" if enabled else "Disabled"
+    for account_id in account_ids:
+        member = table.get(account_id)
+        if member is None or member.status not in ASSOCIATED:
+            unprocessed.append((account_id, flavor.not_member))
+            continue
+        if member.status != target:
+            table.put(replace_member(member, status=target, updated_at=now))
+    return unprocessed
+
+
+def list_invitations(
+    state: SandboxState, flavor: Flavor, member: str, region: str
+) -> list[Invitation]:
+    found = state.invitations(flavor.service, region, member)
+    return sorted(found.values(), key=lambda inv: inv.administrator)
+
+
+def accept_invitation(
+    state: SandboxState,
+    flavor: Flavor,
+    member: str,
+    region: str,
+    admin: str,
+    invitation: str,
+    now: datetime,
+) -> None:
+    pending = state.invitations(flavor.service, region, member).get(admin)
+    if pending is None or pending.invitation_id != invitation:
+        raise flavor.bad_request(INVALID_INVITATION)
+    if state.administrator(flavor.service, region, member) is not None:
+        raise flavor.bad_request(ALREADY_ASSOCIATED)
+    table = _table(state, flavor, admin, region)
+    record = table.get(member)
+    if record is None or record.status != "Invited":
+        state.drop_invitation(flavor.service, region, member, admin)
+        raise flavor.bad_request(INVALID_INVITATION)
+    table.put(replace_member(record, status="Enabled", updated_at=now))
+    state.link(flavor.service, region, member, admin)
+    state.drop_invitation(flavor.service, region, member, admin)
+
+
+def administrator_of(
+    state: SandboxState, flavor: Flavor, member: str, region: str
+) -> tuple[str, Member] | None:
+    admin = state.administrator(flavor.service, region, member)
+    if admin is None:
+        return None
+    record = _table(state, flavor, admin, region).get(member)
+    return None if record is None else (admin, record)
+
+
+def disassociate_from_administrator(
+    state: SandboxState, flavor: Flavor, member: str, region: str, now: datetime
+) -> None:
+    found = administrator_of(state, flavor, member, region)
+    if found is None:
+        raise flavor.bad_request(NOT_ASSOCIATED)
+    admin, record = found
+    if record.type == "organization":
+        raise flavor.bad_request(ORG_CANNOT_LEAVE)
+    _table(state, flavor, admin, region).put(
+        replace_member(record, status="Resigned", updated_at=now)
+    )
+    state.unlink(flavor.service, region, member, admin)
+
+
+def limit_reached(state: SandboxState, flavor: Flavor, admin: str, region: str) -> bool:
+    table = _table(state, flavor, admin, region)
+    quotas = state.quotas
+    if flavor.service == GUARDDUTY:
+        return len(table) >= quotas.guardduty_members
+    return table.count("organization") >= quotas.securityhub_organization_members
