@@ -516,12 +516,17 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
     def _send_truncated(self, response: RawResponse) -> None:
-        # The status line and some headers, Content-Length included so the client expects a
-        # body, then the connection goes away.
-        lines = [f"HTTP/1.1 {response.status} {self.responses.get(response.status, ('',))[0]}"]
+        # The status line, the headers and half of the first chunk, then the connection goes
+        # away. The body is chunked on purpose: botocore reads Content-Length bodies without
+        # enforcing the length, so a short Content-Length body would pass as a complete (and
+        # silently empty) answer, while a broken chunked body surfaces as ConnectionClosedError.
+        reason = self.responses.get(response.status, ("",))[0]
+        lines = [f"HTTP/1.1 {response.status} {reason}"]
         lines += [f"{name}: {_header_value(value)}" for name, value in response.headers.items()]
-        lines.append(f"Content-Length: {len(response.body)}")
-        self.wfile.write(("\r\n".join(lines) + "\r\n").encode("latin-1"))
+        lines.append("Transfer-Encoding: chunked")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        body = response.body
+        self.wfile.write(head + f"{len(body):x}\r\n".encode() + body[: len(body) // 2])
         self.wfile.flush()
         self.close_connection = True
         with contextlib.suppress(OSError):
