@@ -137,6 +137,9 @@ def diff_shard(
         {k: v for k, v in observed_emails.items() if k not in unchanged},
         verbose_level=0,
         view="tree",
+        # By default deepdiff reports two dicts sharing under a third of their keys as one
+        # changed value; we always want the per-account items.
+        threshold_to_diff_deeper=0,
     )
     missing = sorted(_keys(delta, "dictionary_item_removed"))
     unmanaged = sorted(

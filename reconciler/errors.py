@@ -115,3 +115,11 @@ class DryRunViolation(ReconcilerError):
     Raised by the client layer itself, independently of the applier, so a bug in the
     pipeline can never turn a preview into a change.
     """
+
+
+class UndeclaredOperation(ReconcilerError):
+    """The code tried an AWS operation that no adapter declared (``reconciler.aws.operations``).
+
+    Refusing it keeps the published IAM policy and the dry-run guard complete: an operation
+    cannot be called without being listed in both.
+    """

@@ -55,14 +55,20 @@ def declare(
 
 
 def lookup(service: str, name: str) -> OperationSpec | None:
+    _load_declarations()
     return _REGISTRY.get((service, name))
 
 
 def all_operations() -> tuple[OperationSpec, ...]:
-    """Every declared operation, sorted; importing the adapters registers them."""
+    """Every declared operation, sorted by service and name."""
+    _load_declarations()
+    with _LOCK:
+        return tuple(sorted(_REGISTRY.values(), key=lambda s: (s.service, s.name)))
+
+
+def _load_declarations() -> None:
+    # The declarations sit next to the code that calls them; importing those modules is what
+    # registers them, so the table is complete whichever module a caller imported first.
     import reconciler.aws.guardduty
     import reconciler.aws.securityhub
     import reconciler.aws.session  # noqa: F401
-
-    with _LOCK:
-        return tuple(sorted(_REGISTRY.values(), key=lambda s: (s.service, s.name)))

@@ -72,7 +72,9 @@ class TokenBucket:
                 elapsed = now - self._updated
                 self._tokens = min(self._capacity, self._tokens + elapsed * self.rate.per_second)
                 self._updated = now
-                if self._tokens >= 1.0:
+                # The epsilon absorbs float error; without it a refill of exactly the
+                # shortfall can land a hair under 1.0 and spin.
+                if self._tokens >= 1.0 - 1e-9:
                     self._tokens -= 1.0
                     self.waited_seconds += waited
                     return waited

@@ -43,6 +43,7 @@ from reconciler.errors import (
     PermanentAwsError,
     RegionNotEnabledError,
     TransientAwsError,
+    UndeclaredOperation,
 )
 
 log = structlog.get_logger("reconciler.aws")
@@ -194,7 +195,7 @@ class ClientFactory:
         def guard(model: Any, context: dict[str, Any], **_: Any) -> None:
             spec = operations.lookup(service, model.name)
             if spec is None:
-                raise DryRunViolation(
+                raise UndeclaredOperation(
                     f"{service} {model.name} is not a declared operation of the reconciler; "
                     "refusing to call it"
                 )
@@ -253,11 +254,13 @@ class ClientFactory:
                 latency_ms=_elapsed_ms(context),
             )
 
-        # First, so a test Stubber's canned response cannot bypass the guard.
-        events.register_first("before-call", guard)
-        events.register("before-send", pace)
-        events.register("after-call", after)
-        events.register("after-call-error", after_error)
+        # botocore calls the handlers of the most specific node first, so the guard sits on
+        # the full ``before-call.*.*`` node, first there: a test Stubber (same node) or any
+        # other canned response can never bypass it.
+        events.register_first("before-call.*.*", guard)
+        events.register("before-send.*.*", pace)
+        events.register("after-call.*.*", after)
+        events.register("after-call-error.*.*", after_error)
 
 
 def _elapsed_ms(context: Any) -> float | None:
@@ -265,12 +268,8 @@ def _elapsed_ms(context: Any) -> float | None:
     return None if started is None else round((time.monotonic() - started) * 1000, 1)
 
 
-def translate_error(
-    exc: Exception, *, service: str, region: str, operation: str
-) -> AwsError | DryRunViolation:
+def translate_error(exc: Exception, *, service: str, region: str, operation: str) -> AwsError:
     """Map a botocore exception onto our hierarchy (the caller raises it ``from exc``)."""
-    if isinstance(exc, DryRunViolation):
-        return exc
     if isinstance(exc, botocore.exceptions.ClientError):
         error = exc.response.get("Error", {})
         code = str(error.get("Code", "Unknown"))
