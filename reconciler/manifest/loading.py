@@ -316,6 +316,17 @@ class _Where:
     line: int | None
     field: Loc
     spot: Spot | None = None
+    csv: bool = False
+
+    def describe(self, seen_from: str) -> str:
+        """How to point at this place in a message about another place in ``seen_from``."""
+        line = "" if self.line is None else f"line {self.line}"
+        if self.csv:
+            return line if self.path == seen_from else f"{self.path}:{self.line}"
+        label = format_loc(self.field)
+        if self.path == seen_from:
+            return f"{label}, {line}" if line else label
+        return f"{label} in {self.path}" + (f":{self.line}" if line else "")
 
 
 def _where(sources: _Sources, loc: Loc) -> _Where:
@@ -325,7 +336,7 @@ def _where(sources: _Sources, loc: Loc) -> _Where:
         part = sources.member_parts[index]
         origin = sources.member_origins[index]
         if part.csv is not None:
-            return _Where(part.csv.path, part.csv.lines[origin], loc[2:])
+            return _Where(part.csv.path, part.csv.lines[origin], loc[2:], csv=True)
         local: Loc = ("members", origin, *loc[2:])
         spot, exact = _find(part, local)
         return _Where(part.path, spot.line if spot else None, local, spot if exact else None)
@@ -352,12 +363,7 @@ def _error(
     """A ManifestError for ``loc`` in the merged document, at its file and line."""
     where = _where(sources, loc)
     if related is not None:
-        other = _where(sources, related)
-        if other.path == where.path and other.line is not None:
-            reason = reason.replace("{related}", f"line {other.line}")
-        else:
-            line = f":{other.line}" if other.line is not None else ""
-            reason = reason.replace("{related}", f"{other.path}{line}")
+        reason = reason.replace("{related}", _where(sources, related).describe(where.path))
     return ManifestError(
         reason,
         path=where.path,
