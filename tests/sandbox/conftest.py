@@ -28,6 +28,7 @@ ORG_MEMBERS = ["222222222222", "333333333333", "444444444444", "555555555555", "
 NO_RETRIES = Config(retries={"total_max_attempts": 1, "mode": "standard"})
 
 ClientFactory = Callable[..., Any]
+Assume = Callable[..., tuple[str, str, str]]
 
 
 @pytest.fixture(scope="session")
@@ -94,9 +95,9 @@ def client(boto_session: boto3.session.Session, sandbox: Sandbox) -> ClientFacto
 def assume(client: ClientFactory) -> Callable[[str], tuple[str, str, str]]:
     """``assume(account_id)``: credentials of a role in that account, via STS AssumeRole."""
 
-    def assume_into(account_id: str, role: str = "OrganizationAccountAccessRole") -> tuple[
-        str, str, str
-    ]:
+    def assume_into(
+        account_id: str, role: str = "OrganizationAccountAccessRole"
+    ) -> tuple[str, str, str]:
         sts = client("sts", region="us-east-1")
         found = sts.assume_role(
             RoleArn=f"arn:aws:iam::{account_id}:role/{role}", RoleSessionName="tests"

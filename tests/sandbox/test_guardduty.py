@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -13,6 +11,7 @@ from tests.sandbox.conftest import (
     ADMIN,
     EXTERNAL,
     MANAGEMENT,
+    Assume,
     ClientFactory,
     detector,
     error_of,
@@ -20,7 +19,9 @@ from tests.sandbox.conftest import (
     start_sandbox,
 )
 
-NOT_OWNED = "The request is rejected because the input detectorId is not owned by the current account."
+NOT_OWNED = (
+    "The request is rejected because the input detectorId is not owned by the current account."
+)
 ALREADY_MEMBER = (
     "The request is rejected because the given account ID is already a member or associated "
     "member of the current account."
@@ -33,8 +34,6 @@ NOT_MEMBER = (
     "The request is rejected because the given account ID is not an associated member of "
     "account the current account."
 )
-
-Assume = Callable[..., tuple[str, str, str]]
 
 
 def _results(response: dict[str, object]) -> dict[str, str]:
@@ -193,9 +192,7 @@ def test_invitation_lifecycle(client: ClientFactory, assume: Assume, sandbox: Sa
     member = client("guardduty", credentials=assume(EXTERNAL))
     member_detector = detector(client, credentials=assume(EXTERNAL))
     invitations = member.list_invitations()["Invitations"]
-    assert [(i["AccountId"], i["RelationshipStatus"]) for i in invitations] == [
-        (ADMIN, "Invited")
-    ]
+    assert [(i["AccountId"], i["RelationshipStatus"]) for i in invitations] == [(ADMIN, "Invited")]
     with pytest.raises(ClientError) as excinfo:
         member.accept_administrator_invitation(
             DetectorId=member_detector, AdministratorId=ADMIN, InvitationId="not-it"
@@ -421,7 +418,9 @@ def test_validation_beyond_what_botocore_checks(client: ClientFactory) -> None:
     assert excinfo.value.response["Type"] == "InvalidInputException"
 
     with pytest.raises(ClientError) as excinfo:
-        gd.get_members(DetectorId=detector_id, AccountIds=[f"{400000000000 + i}" for i in range(51)])
+        gd.get_members(
+            DetectorId=detector_id, AccountIds=[f"{400000000000 + i}" for i in range(51)]
+        )
     assert error_of(excinfo)[2] == (
         "The request failed because the length provided for the accountIds array was 51. "
         "Max allowed length is 50."

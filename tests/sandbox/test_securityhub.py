@@ -2,16 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 
 import pytest
 from botocore.exceptions import ClientError
 
 from reconciler.sandbox import Sandbox
-from tests.sandbox.conftest import ADMIN, EXTERNAL, MANAGEMENT, ClientFactory, error_of
-
-Assume = Callable[..., tuple[str, str, str]]
+from tests.sandbox.conftest import ADMIN, EXTERNAL, MANAGEMENT, Assume, ClientFactory, error_of
 
 
 def _results(response: dict[str, object]) -> dict[str, str]:
