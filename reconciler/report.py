@@ -23,6 +23,7 @@ from reconciler.verify import Outcome
 
 JSON_VERSION = 1
 MAX_ACCOUNT_LINES_PER_SHARD = 200
+PLANNED_KINDS = frozenset({DriftKind.MISSING, DriftKind.NOT_INVITED})
 
 
 def summary(report: RunReport, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
@@ -36,7 +37,8 @@ def summary(report: RunReport, extra: Mapping[str, Any] | None = None) -> dict[s
         "actions": len(plan.actions),
         "to_create": per_operation[Operation.CREATE_MEMBERS],
         "to_invite": per_operation[Operation.INVITE_MEMBERS],
-        "drift": len(plan.drift),
+        # Drift the plan does not fix (missing and not-invited accounts are its actions).
+        "drift": sum(1 for item in plan.drift if item.kind not in PLANNED_KINDS),
         "blocking_drift": len(plan.blocking_drift),
         "desired_members": sum(shard.desired for shard in plan.shards),
         "observed_members": sum(shard.observed for shard in plan.shards),
@@ -136,7 +138,7 @@ def render_text(report: RunReport, *, mask_emails: bool = True) -> str:
                     f"{member.account_id}{email}"
                 )
         for item in drift:
-            if item.kind in (DriftKind.MISSING, DriftKind.NOT_INVITED):
+            if item.kind in PLANNED_KINDS:
                 continue  # already shown as the + / ~ line that fixes it
             marker = "!" if item.blocking else "?"
             entries.append(f"  {marker} {item.kind.value:<7} {item.account_id}: {item.detail}")
