@@ -124,7 +124,7 @@ def check_and_build(
 
 
 def _check_regions(regions: Sequence[str], catalog: RegionCatalog) -> str:
-    every = sorted(r for names in catalog.regions_by_partition.values() for r in names)
+    every = sorted({r for names in catalog.regions_by_partition.values() for r in names})
     first_seen: dict[str, int] = {}
     partition: str | None = None
     first_region = ""
@@ -141,7 +141,8 @@ def _check_regions(regions: Sequence[str], catalog: RegionCatalog) -> str:
         first_seen[region] = index
         found = catalog.partition_of(region)
         if found is None:
-            close = difflib.get_close_matches(region, every, n=1)
+            close = [region.lower()] if region.lower() in every else []
+            close = close or difflib.get_close_matches(region, every, n=1)
             hint = f"; did you mean {close[0]}?" if close else ""
             raise Problem(
                 f"unknown region {region!r} (not in botocore's endpoint data){hint}",

@@ -18,6 +18,7 @@ messages are never shown; each error type is rewritten as one short sentence.
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import os
 from collections.abc import Sequence
@@ -377,13 +378,22 @@ def _error(
 def _validation_error(sources: _Sources, exc: ValidationError) -> ManifestError:
     errors = exc.errors(include_url=False)
     error = errors[0]
+    more = len(errors) - 1
+    if error["type"] == "missing":
+        # A misspelt key is reported twice by pydantic: the right one missing, the wrong one
+        # unknown. The unknown one is the mistake the user made, and says which key it is.
+        parent = tuple(error["loc"])[:-1]
+        for other in errors:
+            if other["type"] == "extra_forbidden" and tuple(other["loc"])[:-1] == parent:
+                error = other
+                more -= 1
+                break
     loc: Loc = tuple(error["loc"])
     if len(loc) >= 2 and loc[0] == "members" and loc[1] in ("list", "csv"):
         loc = (loc[0], *loc[2:])  # the tag of the list-or-CSV union, not a real key
     where = _where(sources, loc)
     reason, show_value = _reason(error, loc, where)
-    if len(errors) > 1:
-        more = len(errors) - 1
+    if more > 0:
         reason += f" ({more} more problem{'s' if more > 1 else ''} in the manifest)"
     return ManifestError(
         reason,
@@ -493,18 +503,20 @@ def _unknown_key(loc: Loc) -> str:
         "disableEmailNotification",
         "createMemberDetector",
     ):
+        why = (
+            "its accept step has no detector to create"
+            if key == "createMemberDetector"
+            else "its InviteMembers takes neither a message nor disableEmailNotification"
+        )
         return (
-            f"{key} is GuardDuty-only: Security Hub's "
-            + (
-                "InviteMembers takes no message and always emails"
-                if key != "createMemberDetector"
-                else "accept step has no detector to create"
-            )
-            + f"; remove it from services.securityhub.{format_loc(parent[2:])}"
+            f"{key} is GuardDuty-only ({why}); remove it from "
+            f"services.securityhub.{format_loc(parent[2:])}"
         )
     allowed = _allowed_keys(parent)
+    close = difflib.get_close_matches(str(key), allowed, n=1)
+    guess = f" (did you mean {close[0]}?)" if close else ""
     listed = f"; allowed here: {', '.join(allowed)}" if allowed else ""
-    return f"unknown key {key!r}{listed}"
+    return f"unknown key {key!r}{guess}{listed}"
 
 
 def _allowed_keys(loc: Loc) -> list[str]:
