@@ -689,7 +689,8 @@ def _member(raw: Any, path: str, service: str) -> Member:
     updated_at = _time(entry["updatedAt"], f"{path}.updatedAt") if "updatedAt" in entry else None
     if updated_at is None:
         updated_at = invited_at or _now()
-    if invited_at is None and member_type == "invitation" and status not in ("Created",):
+    if invited_at is None and status == "Invited":
+        # An open invitation needs its time: the invitation id is derived from it.
         invited_at = updated_at
     return Member(account_id, email, status, member_type, invited_at, updated_at)
 
