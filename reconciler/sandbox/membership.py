@@ -162,13 +162,15 @@ def create_members(
             unprocessed.append((account_id, OTHER_ADMIN))
             continue
         keep_email = email if email is not None else (existing.email if existing else None)
-        planned.append(Member(account_id, keep_email, "Enabled", "organization", None, now))
+        sent = existing.invitations_sent if existing else 0
+        planned.append(Member(account_id, keep_email, "Enabled", "organization", None, now, sent))
     planned = _apply_quotas(state, flavor, table, planned, unprocessed)
     for member in planned:
         if member.type == "organization":
             _turn_on_service(state, flavor, member.account_id, region, now)
             state.link(flavor.service, region, member.account_id, admin)
         table.put(member)
+        state.events[("create", flavor.service, region, admin, member.account_id)] += 1
     return unprocessed
 
 
@@ -251,7 +253,16 @@ def invite_members(
                 # AWS sends no invitation then; the fix is delete, re-create, re-invite.
                 table.put(replace_member(member, status="EmailVerificationFailed", updated_at=now))
                 continue
-        table.put(replace_member(member, status="Invited", invited_at=now, updated_at=now))
+        table.put(
+            replace_member(
+                member,
+                status="Invited",
+                invited_at=now,
+                updated_at=now,
+                invitations_sent=member.invitations_sent + 1,
+            )
+        )
+        state.events[("invite", flavor.service, region, admin, account_id)] += 1
         state.add_invitation(
             flavor.service,
             region,

@@ -20,6 +20,7 @@ import hashlib
 import re
 import threading
 from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -94,6 +95,9 @@ class Member:
     type: str
     invited_at: datetime | None
     updated_at: datetime
+    # Invitations that reached the member's root email (transitions to Invited): a client
+    # that invites twice shows here, even across a save and a load.
+    invitations_sent: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +326,9 @@ class SandboxState:
         self._links: dict[tuple[str, str, str], str] = {}
         # (service, region, member) -> {administrator: invitation}.
         self._invitations: dict[tuple[str, str, str], dict[str, Invitation]] = {}
+        # Successful member writes since this state was built, by (event, service, region,
+        # administrator, member); event is "create" or "invite". Runtime only, not saved.
+        self.events: Counter[tuple[str, str, str, str, str]] = Counter()
 
     # ---- construction ---------------------------------------------------------------------
 
@@ -557,6 +564,13 @@ class SandboxState:
             found = self.account(account_id).service(service, region).members.get(member_id)
             return None if found is None else _member_dict(found)
 
+    def event_count(
+        self, event: str, account_id: str, region: str, service: str, member_id: str
+    ) -> int:
+        """How many times ``event`` ("create" or "invite") succeeded for that member."""
+        with self.lock:
+            return self.events[(event, service, region, account_id, member_id)]
+
     def detector_status(self, account_id: str, region: str) -> str | None:
         with self.lock:
             return self.account(account_id).gd(region).detector
@@ -676,7 +690,7 @@ def _member(raw: Any, path: str, service: str) -> Member:
     entry = _mapping(
         raw,
         path,
-        ("accountId", "email", "status", "type", "invitedAt", "updatedAt"),
+        ("accountId", "email", "status", "type", "invitedAt", "updatedAt", "invitationsSent"),
         ("accountId", "status"),
     )
     account_id = _account_id(entry["accountId"], f"{path}.accountId")
@@ -692,7 +706,10 @@ def _member(raw: Any, path: str, service: str) -> Member:
     if invited_at is None and status == "Invited":
         # An open invitation needs its time: the invitation id is derived from it.
         invited_at = updated_at
-    return Member(account_id, email, status, member_type, invited_at, updated_at)
+    sent = 0
+    if "invitationsSent" in entry:
+        sent = _positive_int(entry["invitationsSent"], f"{path}.invitationsSent")
+    return Member(account_id, email, status, member_type, invited_at, updated_at, sent)
 
 
 def _gd_entry(raw: Any, path: str, allow_members: bool) -> dict[str, Any]:
@@ -972,6 +989,8 @@ def _member_dict(member: Member) -> dict[str, Any]:
     if member.invited_at is not None:
         out["invitedAt"] = iso8601(member.invited_at)
     out["updatedAt"] = iso8601(member.updated_at)
+    if member.invitations_sent:
+        out["invitationsSent"] = member.invitations_sent
     return out
 
 

@@ -441,3 +441,36 @@ def test_validation_beyond_what_botocore_checks(client: ClientFactory) -> None:
     with pytest.raises(ClientError) as excinfo:
         gd.list_members(DetectorId=detector_id, MaxResults=51)
     assert error_of(excinfo)[:2] == ("BadRequestException", 400)
+
+
+def test_email_verification_repair_and_invitation_counts(
+    client: ClientFactory, sandbox: Sandbox
+) -> None:
+    gd = client("guardduty")
+    detector_id = detector(client)
+    gd.create_members(
+        DetectorId=detector_id,
+        AccountDetails=[{"AccountId": EXTERNAL, "Email": "typo@example.com"}],
+    )
+    gd.invite_members(DetectorId=detector_id, AccountIds=[EXTERNAL])
+    failed = sandbox.state.member(ADMIN, "eu-west-1", "guardduty", EXTERNAL)
+    assert failed is not None
+    assert failed["status"] == "EmailVerificationFailed"
+    assert "invitationsSent" not in failed  # no email went out
+    assert sandbox.state.invitations_for(EXTERNAL, "eu-west-1", "guardduty") == []
+
+    # The repair AWS documents: delete, re-create with the root email, invite again.
+    gd.delete_members(DetectorId=detector_id, AccountIds=[EXTERNAL])
+    gd.create_members(
+        DetectorId=detector_id,
+        AccountDetails=[{"AccountId": EXTERNAL, "Email": "aws+888@example.com"}],
+    )
+    gd.invite_members(DetectorId=detector_id, AccountIds=[EXTERNAL])
+    repaired = sandbox.state.member(ADMIN, "eu-west-1", "guardduty", EXTERNAL)
+    assert repaired is not None
+    assert (repaired["status"], repaired["invitationsSent"]) == ("Invited", 1)
+    counts = [
+        sandbox.state.event_count(event, ADMIN, "eu-west-1", "guardduty", EXTERNAL)
+        for event in ("create", "invite")
+    ]
+    assert counts == [2, 1]
