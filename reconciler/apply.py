@@ -1,71 +1,90 @@
 """Carry out a shard's planned actions, and record what happened to every account.
 
-Receives one shard's actions from the plan (already batched and ordered) and the shard's port;
-hands the verifier an :class:`ShardApplication`: per account, the operations that succeeded or
-found the work already done, or the reason it failed.
+Receives one shard's actions from the plan (already batched and ordered), the shard's port and,
+when invitations are accepted, the member-side port; hands the verifier a
+:class:`ShardApplication`: per account, what was done (or found already done), what it must look
+like afterwards, or the reason it failed.
 
 HTTP 200 does not mean every account succeeded: each ``UnprocessedAccounts`` entry is
-classified. "Already a member" / "already invited" means the work was done before (by an
-earlier, interrupted run, or by a retried request whose first answer was lost), so the account
-counts as converged; any other text is a failure of that account, carrying AWS's own words.
-Security Hub's 409 on CreateMembers is checked rather than trusted: GetMembers on the batch
-tells which accounts really are members, and only the rest are created again, once.
+classified. "Already a member" / "already invited" (and, when removing, "not a member") means
+the work was done before — by an earlier, interrupted run, or by a retried request whose first
+answer was lost — so the account counts as done; any other text is a failure of that account,
+carrying AWS's own words. Security Hub's 409 on CreateMembers is checked rather than trusted:
+GetMembers on the batch tells which accounts really are members, and only the rest are created
+again, once.
 
-One account's failure never stops the others, and one shard's never stops another shard's:
-an account that failed to be created is simply not invited.
+One account's failure never stops the others, and one shard's never stops another's: an account
+whose creation failed is simply not invited. Accepting runs in the member accounts, several at
+a time (bounded), each paced by the member's own rate limit.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
 
-from reconciler.errors import AwsError, ConflictError
+from reconciler.diff import ACCEPTED_STATUSES
+from reconciler.errors import AcceptError, AwsError, ConflictError
 from reconciler.model import (
     DesiredMember,
+    MemberStatus,
     ServiceSettings,
     ShardKey,
     UnprocessedAccount,
 )
-from reconciler.plan import Action, Operation
-from reconciler.ports import MemberPort
+from reconciler.plan import Action, Step
+from reconciler.ports import AcceptPort, MemberPort
 
 log = structlog.get_logger("reconciler.apply")
 
 # Lower-case fragments of AWS's free-text results that mean "this was already done". The
 # strings are undocumented and may change: anything we do not recognise is a failure.
-ALREADY_DONE: dict[Operation, tuple[str, ...]] = {
-    Operation.CREATE_MEMBERS: (
-        "already a member",
-        "already an associated member",
-        "already associated",
-        "already exists",
-    ),
-    Operation.INVITE_MEMBERS: (
+_ALREADY_MEMBER = ("already a member", "already an associated member", "already associated")
+_NOT_A_MEMBER = ("not an associated member", "not a member", "does not exist", "not found")
+ALREADY_DONE: dict[Step, tuple[str, ...]] = {
+    Step.DELETE_FOR_REPAIR: _NOT_A_MEMBER,
+    Step.CREATE: (*_ALREADY_MEMBER, "already exists"),
+    Step.INVITE: (
         "already invited",
         "already the guardduty master",
         "already the guardduty administrator",
         "already the administrator",
-        "already a member",
-        "already associated",
+        *_ALREADY_MEMBER,
     ),
+    Step.START_MONITORING: ("already enabled", "already being monitored", "already monitored"),
+    Step.ACCEPT: (),
+    Step.DISASSOCIATE: (*_NOT_A_MEMBER, "already disassociated", "already removed"),
+    Step.DELETE: _NOT_A_MEMBER,
+}
+
+PRESENT_AFTER: dict[Step, frozenset[MemberStatus] | None] = {
+    # None: the account must be gone (or, disassociated only, Removed).
+    Step.DELETE_FOR_REPAIR: None,
+    Step.START_MONITORING: frozenset({MemberStatus.ENABLED}),
+    Step.ACCEPT: frozenset({MemberStatus.ENABLED}),
+    Step.DISASSOCIATE: frozenset({MemberStatus.REMOVED}),
+    Step.DELETE: None,
 }
 
 
-def is_already_done(operation: Operation, reason: str) -> bool:
+def is_already_done(step: Step, reason: str) -> bool:
     text = reason.casefold()
-    return any(fragment in text for fragment in ALREADY_DONE[operation])
+    return any(fragment in text for fragment in ALREADY_DONE[step])
 
 
 @dataclass
 class AccountProgress:
-    """What happened to one account during apply."""
+    """What happened to one account during apply, and what verification must then see."""
 
     account_id: str
     done: list[str] = field(default_factory=list)
     failure: str | None = None
+    # The statuses verification accepts; None: the account must no longer be a member.
+    expect: frozenset[MemberStatus] | None = None
+    absent_ok: bool = False
 
     @property
     def failed(self) -> bool:
@@ -86,41 +105,65 @@ class ShardApplication:
 
 
 def apply_shard(
-    port: MemberPort, actions: Sequence[Action], settings: ServiceSettings
+    port: MemberPort,
+    actions: Sequence[Action],
+    settings: ServiceSettings,
+    *,
+    administrator_account_id: str = "",
+    acceptor: AcceptPort | None = None,
+    max_concurrency: int = 8,
 ) -> ShardApplication:
     """Run ``actions`` (one shard's, in plan order) against ``port``."""
     application = ShardApplication(port.key, {})
+    accepts: list[Action] = []
     for action in actions:
-        # An account whose creation failed is not invited: there is nothing to invite.
-        members = [m for m in action.members if not application.progress(m.account_id).failed]
-        if not members:
+        if action.step is Step.ACCEPT:
+            accepts.append(action)
             continue
-        _run_action(port, action.operation, members, settings, application)
+        # An account whose earlier step failed goes no further: nothing to invite, to accept.
+        members = [m for m in action.members if not application.progress(m.account_id).failed]
+        if members:
+            _run_batch(port, action.step, members, settings, application)
+    if accepts:
+        _run_accepts(
+            port.key,
+            accepts,
+            application,
+            acceptor=acceptor,
+            administrator_account_id=administrator_account_id,
+            max_concurrency=max_concurrency,
+        )
     return application
 
 
-def _run_action(
+def _run_batch(
     port: MemberPort,
-    operation: Operation,
+    step: Step,
     members: Sequence[DesiredMember],
     settings: ServiceSettings,
     application: ShardApplication,
 ) -> None:
     account_ids = [member.account_id for member in members]
+    calls: dict[Step, Callable[[], list[UnprocessedAccount]]] = {
+        Step.DELETE_FOR_REPAIR: lambda: port.delete_members(account_ids),
+        Step.CREATE: lambda: _create(port, members, application),
+        Step.INVITE: lambda: port.invite_members(account_ids, settings.invitation),
+        Step.START_MONITORING: lambda: port.start_monitoring_members(account_ids),
+        Step.DISASSOCIATE: lambda: port.disassociate_members(account_ids),
+        Step.DELETE: lambda: port.delete_members(account_ids),
+    }
     try:
         application.calls += 1
-        if operation is Operation.CREATE_MEMBERS:
-            unprocessed = _create(port, members, application)
-        else:
-            unprocessed = port.invite_members(account_ids, settings.invitation)
+        unprocessed = calls[step]()
     except AwsError as exc:
         for account_id in account_ids:
-            application.progress(account_id).failure = f"{operation.value} failed: {exc}"
+            application.progress(account_id).failure = f"{step.operation} failed: {exc}"
         log.warning(
             "action.failed",
             service=port.key.service.value,
             region=port.key.region,
-            operation=operation.value,
+            operation=step.operation,
+            step=step.value,
             accounts=len(account_ids),
             error=str(exc),
         )
@@ -132,22 +175,91 @@ def _run_action(
         progress = application.progress(account_id)
         reason = rejected.get(account_id)
         if reason is None:
-            progress.done.append(operation.verb + "d")
-        elif is_already_done(operation, reason):
-            progress.done.append(f"already {operation.verb}d")
+            progress.done.append(_past(step))
+        elif is_already_done(step, reason):
+            progress.done.append(f"already {_past(step)}")
             already += 1
         else:
-            progress.failure = f"{operation.value}: {reason}"
+            progress.failure = f"{step.operation}: {reason}"
+            continue
+        _set_expectation(progress, step, settings)
     failed = sum(1 for account_id in account_ids if application.progress(account_id).failed)
     log.info(
         "action.applied",
         service=port.key.service.value,
         region=port.key.region,
-        operation=operation.value,
+        operation=step.operation,
+        step=step.value,
         accounts=len(account_ids),
         already=already,
         failed=failed,
     )
+
+
+def _set_expectation(progress: AccountProgress, step: Step, settings: ServiceSettings) -> None:
+    if step in (Step.CREATE, Step.INVITE):
+        progress.expect, progress.absent_ok = ACCEPTED_STATUSES[settings.mode], False
+    elif step is Step.DISASSOCIATE:
+        progress.expect, progress.absent_ok = PRESENT_AFTER[step], True
+    else:
+        progress.expect = PRESENT_AFTER[step]
+        progress.absent_ok = progress.expect is None
+
+
+def _run_accepts(
+    key: ShardKey,
+    accepts: Sequence[Action],
+    application: ShardApplication,
+    *,
+    acceptor: AcceptPort | None,
+    administrator_account_id: str,
+    max_concurrency: int,
+) -> None:
+    account_ids = [
+        member.account_id
+        for action in accepts
+        for member in action.members
+        if not application.progress(member.account_id).failed
+    ]
+
+    def accept_one(account_id: str) -> tuple[str, str | None, str | None]:
+        if acceptor is None:
+            return account_id, None, "no member-side access configured"
+        try:
+            return account_id, acceptor.accept(key, account_id, administrator_account_id), None
+        except (AwsError, AcceptError) as exc:
+            return account_id, None, str(exc)
+
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+        outcomes = list(pool.map(accept_one, account_ids))
+    for account_id, done, failure in outcomes:
+        progress = application.progress(account_id)
+        if failure is not None:
+            progress.failure = f"AcceptAdministratorInvitation in {account_id}: {failure}"
+        else:
+            progress.done.append(done or "accepted")
+            progress.expect, progress.absent_ok = PRESENT_AFTER[Step.ACCEPT], False
+    log.info(
+        "action.applied",
+        service=key.service.value,
+        region=key.region,
+        operation=Step.ACCEPT.operation,
+        step=Step.ACCEPT.value,
+        accounts=len(account_ids),
+        failed=sum(1 for _, _, failure in outcomes if failure is not None),
+    )
+
+
+def _past(step: Step) -> str:
+    return {
+        Step.DELETE_FOR_REPAIR: "deleted (to re-create)",
+        Step.CREATE: "created",
+        Step.INVITE: "invited",
+        Step.START_MONITORING: "monitoring started",
+        Step.ACCEPT: "accepted",
+        Step.DISASSOCIATE: "disassociated",
+        Step.DELETE: "deleted",
+    }[step]
 
 
 def _create(

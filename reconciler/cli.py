@@ -111,6 +111,11 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--show-emails", action="store_true", help="print member emails unmasked")
     parser.add_argument(
+        "--allow-mass-prune",
+        action="store_true",
+        help="apply a prune that removes more accounts than prune.maxDeletions",
+    )
+    parser.add_argument(
         "--sandbox",
         metavar="STATE.yaml",
         help="run against an embedded local AWS-compatible sandbox seeded from this state file",
@@ -165,7 +170,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _run(args: argparse.Namespace) -> int:
     # Imported here so `reconcile --help` and invocation errors stay fast and AWS-free.
     from reconciler import pipeline, report
-    from reconciler.aws import ratelimit, session, wiring
+    from reconciler.aws import members, ratelimit, session, wiring
     from reconciler.aws.regions import load_region_catalog
     from reconciler.manifest import expand, load_manifest
 
@@ -178,11 +183,11 @@ def _run(args: argparse.Namespace) -> int:
     rates = _parse_rates(args.rate, ratelimit.Rate)
 
     manifest = load_manifest(args.manifest, catalog=load_region_catalog())
-    desired = expand(
-        manifest,
-        services=[Service(name) for name in args.services] if args.services else None,
-        regions=args.regions,
-    )
+    services = [Service(name) for name in args.services] if args.services else None
+    # Expanded once before any AWS call, so a bad --service/--region is exit 3 with no call;
+    # again below once the organization's accounts are known.
+    desired = expand(manifest, services=services, regions=args.regions)
+    home_region = desired.regions[0]
 
     with _aws_session(args) as (boto_session, endpoint_url):
         base = session.ClientFactory(
@@ -199,11 +204,44 @@ def _run(args: argparse.Namespace) -> int:
             base,
             expected_account=desired.administrator_account_id,
             role_arn=desired.administrator_role_arn,
-            region=desired.regions[0],
+            region=home_region,
+        )
+        source = manifest.members_from
+        if source is not None:
+            from reconciler.aws.organizations import organization_members
+
+            accounts = organization_members(
+                factory,
+                partition=desired.partition,
+                ous=source.ous,
+                recursive=source.recursive,
+                role_arn=source.role_arn,
+                sts_region=home_region,
+            )
+            log.info("organization.listed", accounts=len(accounts))
+            desired = expand(
+                manifest, services=services, regions=args.regions, organization_accounts=accounts
+            )
+        accept = {
+            service: settings.accept
+            for service, settings in desired.services.items()
+            if settings.accept is not None
+        }
+        acceptor = (
+            members.MemberAccounts(
+                factory, partition=desired.partition, accept=accept, sts_region=home_region
+            )
+            if accept
+            else None
         )
         ports = wiring.member_ports(factory, desired)
         outcome = pipeline.run(
-            desired, ports, dry_run=args.dry_run, max_concurrency=args.max_concurrency
+            desired,
+            ports,
+            dry_run=args.dry_run,
+            max_concurrency=args.max_concurrency,
+            acceptor=acceptor,
+            allow_mass_prune=args.allow_mass_prune,
         )
 
     extra = {"aws_calls": base.stats.snapshot()}

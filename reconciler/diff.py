@@ -1,8 +1,8 @@
 """Compare what the manifest wants with what AWS has, one shard at a time (pure).
 
-Receives a shard's desired members (from ``manifest.expand``) and its observation (from
-``observe``); hands the planner a :class:`ShardDiff`: which accounts are missing, which were
-created but never invited, and every drift item worth reporting.
+Receives a shard's desired members (from ``manifest.expand``), its observation (from
+``observe``) and the service's settings; hands the planner a :class:`ShardDiff`: the accounts
+each kind of fix applies to, and every drift item worth reporting.
 
 Membership and emails are compared with deepdiff on two dicts keyed by account ID, never on
 lists: ``ignore_order`` over lists is quadratic, a dict diff is linear, and at 50,000 members
@@ -27,6 +27,8 @@ from reconciler.model import (
     MemberStatus,
     Mode,
     ObservedMember,
+    PruneSettings,
+    Service,
     ServiceSettings,
     ShardKey,
     ShardObservation,
@@ -36,6 +38,7 @@ from reconciler.model import (
 class DriftKind(StrEnum):
     MISSING = "missing"
     NOT_INVITED = "created-not-invited"
+    AWAITING_ACCEPTANCE = "awaiting-acceptance"
     EMAIL_MISMATCH = "email-mismatch"
     UNMANAGED = "unmanaged"
     RESIGNED = "resigned"
@@ -43,16 +46,18 @@ class DriftKind(StrEnum):
     EMAIL_VERIFICATION_FAILED = "email-verification-failed"
     DISABLED = "disabled"
     UNEXPECTED_STATUS = "unexpected-status"
+    PRUNE_BLOCKED = "prune-blocked"
 
 
 @dataclass(frozen=True, slots=True)
 class DriftItem:
     """One difference between the manifest and AWS.
 
-    ``blocking`` marks a desired account that is not a working member and that this run will
-    not fix (resigned, removed, failed verification...): the run reports it and exits 1, since
-    the manifest is not honoured. Non-blocking items (unmanaged members, an email that differs
-    on an associated member) are reported only.
+    ``blocking`` marks a difference that this run will not fix although the manifest asks for
+    it (a resigned member without ``reinvite``, an email that failed verification and is still
+    the same in the manifest, a prune AWS forbids...): the run reports it and exits 1, since
+    the manifest is not honoured. Non-blocking items are either fixed by the plan or reported
+    only (unmanaged members without prune, an email that differs on an associated member).
     """
 
     key: ShardKey
@@ -64,10 +69,22 @@ class DriftItem:
 
 @dataclass(frozen=True, slots=True)
 class ShardDiff:
+    """The accounts of one shard, sorted, grouped by the fix they need."""
+
     key: ShardKey
-    missing: tuple[str, ...]
-    not_invited: tuple[str, ...]
-    items: tuple[DriftItem, ...]
+    missing: tuple[str, ...] = ()
+    not_invited: tuple[str, ...] = ()
+    # GuardDuty EmailVerificationFailed whose manifest email now differs: delete, create, invite.
+    recreate: tuple[str, ...] = ()
+    # GuardDuty Disabled: StartMonitoringMembers.
+    stopped: tuple[str, ...] = ()
+    # Resigned or Removed, re-invited because the manifest says ``reinvite: true``.
+    reinvite: tuple[str, ...] = ()
+    # Invited or EmailVerificationInProgress: the member side has to accept.
+    awaiting_acceptance: tuple[str, ...] = ()
+    # In AWS, not desired, and removable (prune enabled, not protected, not forbidden).
+    prune: tuple[str, ...] = ()
+    items: tuple[DriftItem, ...] = ()
 
 
 # Statuses that count as "a member as the mode intends it". An invitation is the
@@ -82,25 +99,9 @@ ACCEPTED_STATUSES: Mapping[Mode, frozenset[MemberStatus]] = {
         }
     ),
 }
-
-_STATUS_DRIFT: Mapping[MemberStatus, tuple[DriftKind, str]] = {
-    MemberStatus.RESIGNED: (
-        DriftKind.RESIGNED,
-        "the member left the administrator; not re-invited automatically",
-    ),
-    MemberStatus.REMOVED: (
-        DriftKind.REMOVED,
-        "the administrator disassociated this member; not re-invited automatically",
-    ),
-    MemberStatus.EMAIL_VERIFICATION_FAILED: (
-        DriftKind.EMAIL_VERIFICATION_FAILED,
-        "the invitation was not sent: the email is not the account's root email",
-    ),
-    MemberStatus.DISABLED: (
-        DriftKind.DISABLED,
-        "associated, but GuardDuty monitoring of the member is stopped",
-    ),
-}
+PENDING_ACCEPTANCE = frozenset({MemberStatus.INVITED, MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS})
+# GuardDuty's organization setting under which AWS refuses to disassociate organization members.
+AUTO_ENABLE_ALL = "ALL"
 
 
 def diff_shard(
@@ -109,13 +110,88 @@ def diff_shard(
     settings: ServiceSettings,
     *,
     administrator_account_id: str,
+    prune: PruneSettings | None = None,
 ) -> ShardDiff:
     """The differences of one ready shard; a blocked shard has none (nothing was observed)."""
     key = observation.key
     if not observation.ready:
-        return ShardDiff(key, (), (), ())
+        return ShardDiff(key)
     observed = observation.members
+    prune = prune or PruneSettings()
 
+    missing, unmanaged, mismatched = _membership_delta(
+        desired, observed, administrator_account_id=administrator_account_id
+    )
+    found = _Findings(key)
+    for account in missing:
+        found.add(account, DriftKind.MISSING, "not a member yet", blocking=False)
+    _classify_unmanaged(found, unmanaged, observation, settings, prune)
+
+    mismatched_set = set(mismatched)
+    accepted = ACCEPTED_STATUSES[settings.mode]
+    for account in sorted(desired.keys() & observed.keys()):
+        _classify_status(
+            found,
+            desired[account],
+            observed[account],
+            settings,
+            accepted=accepted,
+            email_differs=account in mismatched_set,
+        )
+
+    return ShardDiff(
+        key,
+        missing=tuple(missing),
+        not_invited=tuple(found.not_invited),
+        recreate=tuple(found.recreate),
+        stopped=tuple(found.stopped),
+        reinvite=tuple(found.reinvite),
+        awaiting_acceptance=tuple(found.awaiting),
+        prune=tuple(found.prune),
+        items=tuple(sorted(found.items, key=lambda item: (item.account_id, item.kind.value))),
+    )
+
+
+def is_prune_candidate(
+    account_id: str,
+    desired: Mapping[str, DesiredMember],
+    *,
+    administrator_account_id: str,
+    prune: PruneSettings,
+) -> bool:
+    """Whether ``account_id``, seen in AWS, would be removed by prune (before AWS's own rules)."""
+    return (
+        prune.enabled
+        and account_id not in desired
+        and account_id != administrator_account_id
+        and account_id not in prune.protected_accounts
+    )
+
+
+class _Findings:
+    """The accumulating result of one shard's classification."""
+
+    def __init__(self, key: ShardKey) -> None:
+        self.key = key
+        self.items: list[DriftItem] = []
+        self.not_invited: list[str] = []
+        self.recreate: list[str] = []
+        self.stopped: list[str] = []
+        self.reinvite: list[str] = []
+        self.awaiting: list[str] = []
+        self.prune: list[str] = []
+
+    def add(self, account: str, kind: DriftKind, detail: str, *, blocking: bool) -> None:
+        self.items.append(DriftItem(self.key, account, kind, detail, blocking))
+
+
+def _membership_delta(
+    desired: Mapping[str, DesiredMember],
+    observed: Mapping[str, ObservedMember],
+    *,
+    administrator_account_id: str,
+) -> tuple[list[str], list[str], list[str]]:
+    """(missing, unmanaged, email-mismatched) account IDs, each sorted."""
     wanted_emails = {account: _fold(member.email) for account, member in desired.items()}
     # An email AWS does not return (organization members) or the manifest does not give is not
     # compared: we put the other side's value in, so deepdiff sees no change there.
@@ -126,7 +202,6 @@ def diff_shard(
     for account, wanted in wanted_emails.items():
         if not wanted and account in observed_emails:
             observed_emails[account] = ""
-
     # Entries equal on both sides cannot differ; leaving them out keeps deepdiff's per-item
     # cost (it builds a tree node per compared key) proportional to the change, not the org.
     unchanged = {
@@ -147,60 +222,99 @@ def diff_shard(
         for account in _keys(delta, "dictionary_item_added")
         if account != administrator_account_id
     )
-    mismatched = sorted(_keys(delta, "values_changed"))
+    return missing, unmanaged, sorted(_keys(delta, "values_changed"))
 
-    items: list[DriftItem] = [
-        DriftItem(key, account, DriftKind.MISSING, "not a member yet", blocking=False)
-        for account in missing
-    ]
-    items.extend(
-        DriftItem(
-            key,
-            account,
-            DriftKind.UNMANAGED,
-            f"a member in AWS ({observed[account].raw_status}) but not in the manifest; left alone",
-            blocking=False,
-        )
-        for account in unmanaged
-    )
-    items.extend(
-        DriftItem(
-            key,
-            account,
-            DriftKind.EMAIL_MISMATCH,
-            f"manifest email {desired[account].email}, AWS has {observed[account].email}",
-            blocking=False,
-        )
-        for account in mismatched
-    )
 
-    not_invited: list[str] = []
-    accepted = ACCEPTED_STATUSES[settings.mode]
-    for account in sorted(desired.keys() & observed.keys()):
-        member = observed[account]
-        if member.status in accepted:
-            continue
-        if member.status is MemberStatus.CREATED and settings.mode is Mode.INVITATION:
-            not_invited.append(account)
-            items.append(
-                DriftItem(key, account, DriftKind.NOT_INVITED, "created but not invited", False)
+def _classify_unmanaged(
+    found: _Findings,
+    unmanaged: list[str],
+    observation: ShardObservation,
+    settings: ServiceSettings,
+    prune: PruneSettings,
+) -> None:
+    forbidden = (
+        observation.key.service is Service.GUARDDUTY
+        and settings.mode is Mode.ORGANIZATION
+        and observation.auto_enable == AUTO_ENABLE_ALL
+    )
+    for account in unmanaged:
+        status = observation.members[account].raw_status
+        if not prune.enabled:
+            detail = f"a member in AWS ({status}) but not in the manifest; left alone"
+            found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
+        elif account in prune.protected_accounts:
+            detail = f"a member in AWS ({status}) but not in the manifest; protected from prune"
+            found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
+        elif forbidden:
+            detail = (
+                "cannot be removed: GuardDuty auto-enable is ALL for the organization, and AWS "
+                "refuses to disassociate organization members then; set it to NEW or NONE first"
             )
-            continue
-        items.append(_status_drift(key, member, settings.mode))
+            found.add(account, DriftKind.PRUNE_BLOCKED, detail, blocking=True)
+        else:
+            detail = f"a member in AWS ({status}) but not in the manifest; will be removed"
+            found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
+            found.prune.append(account)
 
-    items.sort(key=lambda item: (item.account_id, item.kind.value))
-    return ShardDiff(key, tuple(missing), tuple(not_invited), tuple(items))
 
-
-def _status_drift(key: ShardKey, member: ObservedMember, mode: Mode) -> DriftItem:
-    kind, detail = _STATUS_DRIFT.get(
-        member.status,
-        (
-            DriftKind.UNEXPECTED_STATUS,
-            f"status {member.raw_status or 'unknown'} is not what {mode.value} mode expects",
-        ),
+def _classify_status(
+    found: _Findings,
+    wanted: DesiredMember,
+    member: ObservedMember,
+    settings: ServiceSettings,
+    *,
+    accepted: frozenset[MemberStatus],
+    email_differs: bool,
+) -> None:
+    account, status = member.account_id, member.status
+    invitation = settings.mode is Mode.INVITATION
+    if status is MemberStatus.EMAIL_VERIFICATION_FAILED and invitation:
+        if email_differs:
+            found.recreate.append(account)
+            detail = (
+                f"the invitation failed for {member.email}; will be re-created with "
+                f"{wanted.email} and invited again"
+            )
+            found.add(account, DriftKind.EMAIL_VERIFICATION_FAILED, detail, blocking=False)
+        else:
+            detail = (
+                f"the invitation was not sent: {member.email} is not the account's root email; "
+                "fix the email in the manifest and the next run re-creates the member"
+            )
+            found.add(account, DriftKind.EMAIL_VERIFICATION_FAILED, detail, blocking=True)
+        return
+    if email_differs:
+        detail = f"manifest email {wanted.email}, AWS has {member.email}; reported only"
+        found.add(account, DriftKind.EMAIL_MISMATCH, detail, blocking=False)
+    if status in accepted:
+        if invitation and settings.accept is not None and status in PENDING_ACCEPTANCE:
+            found.awaiting.append(account)
+            detail = f"{member.raw_status}; will be accepted in the member account"
+            found.add(account, DriftKind.AWAITING_ACCEPTANCE, detail, blocking=False)
+        return
+    if status is MemberStatus.CREATED and invitation:
+        found.not_invited.append(account)
+        found.add(account, DriftKind.NOT_INVITED, "created but not invited", blocking=False)
+        return
+    if status is MemberStatus.DISABLED and settings.service is Service.GUARDDUTY:
+        found.stopped.append(account)
+        detail = "associated, but monitoring is stopped; will be restarted"
+        found.add(account, DriftKind.DISABLED, detail, blocking=False)
+        return
+    if status in (MemberStatus.RESIGNED, MemberStatus.REMOVED):
+        kind = DriftKind.RESIGNED if status is MemberStatus.RESIGNED else DriftKind.REMOVED
+        who = "the member left" if status is MemberStatus.RESIGNED else "it was disassociated"
+        if invitation and settings.reinvite:
+            found.reinvite.append(account)
+            found.add(account, kind, f"{who}; will be re-invited (reinvite: true)", blocking=False)
+        else:
+            detail = f"{who}; not re-invited automatically (set invitation.reinvite: true)"
+            found.add(account, kind, detail, blocking=True)
+        return
+    detail = (
+        f"status {member.raw_status or 'unknown'} is not what {settings.mode.value} mode expects"
     )
-    return DriftItem(key, member.account_id, kind, detail, blocking=True)
+    found.add(account, DriftKind.UNEXPECTED_STATUS, detail, blocking=True)
 
 
 def _fold(email: str | None) -> str:

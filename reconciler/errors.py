@@ -97,6 +97,10 @@ class RegionNotEnabledError(PermanentAwsError):
     """The region is an opt-in region that the account has not enabled (403, invalid token)."""
 
 
+class AcceptError(ReconcilerError):
+    """A member account cannot accept: no invitation from our administrator, no detector."""
+
+
 class PrerequisiteMissing(ReconcilerError):
     """The administrator side of a shard is not ready (no detector, hub not enabled)."""
 

@@ -12,8 +12,9 @@ hide the state of the rest, as it does in the peer scripts.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 
 import structlog
 
@@ -24,11 +25,20 @@ from reconciler.ports import MemberPort
 log = structlog.get_logger("reconciler.observe")
 
 
-def observe_shard(port: MemberPort) -> ShardObservation:
-    """One shard's observation; AWS failures become a blocked shard, never an exception."""
+def observe_shard(
+    port: MemberPort, *, wants_auto_enable: Callable[[ShardObservation], bool] | None = None
+) -> ShardObservation:
+    """One shard's observation; AWS failures become a blocked shard, never an exception.
+
+    ``wants_auto_enable`` says, given the members just read, whether the plan will need the
+    organization's auto-enable setting (only prune of GuardDuty organization members does);
+    it is read then, and only then, so a converged run spends no call on it.
+    """
     key = port.key
     try:
         observation = port.observe()
+        if observation.ready and wants_auto_enable is not None and wants_auto_enable(observation):
+            observation = replace(observation, auto_enable=port.organization_auto_enable())
     except RegionNotEnabledError as exc:
         observation = ShardObservation(
             key,
@@ -50,10 +60,17 @@ def observe_shard(port: MemberPort) -> ShardObservation:
 
 
 def observe_all(
-    ports: Mapping[ShardKey, MemberPort], *, max_concurrency: int
+    ports: Mapping[ShardKey, MemberPort],
+    *,
+    max_concurrency: int,
+    wants_auto_enable: Callable[[ShardObservation], bool] | None = None,
 ) -> dict[ShardKey, ShardObservation]:
     """Observe every shard, at most ``max_concurrency`` at a time."""
     keys = sorted(ports)
     with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        observed = list(pool.map(lambda key: observe_shard(ports[key]), keys))
+        observed = list(
+            pool.map(
+                lambda key: observe_shard(ports[key], wants_auto_enable=wants_auto_enable), keys
+            )
+        )
     return dict(zip(keys, observed, strict=True))

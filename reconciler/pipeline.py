@@ -18,10 +18,11 @@ from enum import StrEnum
 import structlog
 
 from reconciler.apply import apply_shard
-from reconciler.model import DesiredState, ShardKey, ShardObservation
+from reconciler.diff import is_prune_candidate
+from reconciler.model import DesiredState, Mode, Service, ShardKey, ShardObservation
 from reconciler.observe import observe_all
 from reconciler.plan import Plan, build_plan
-from reconciler.ports import MemberPort
+from reconciler.ports import AcceptPort, MemberPort
 from reconciler.verify import AccountResult, Outcome, verify_shard
 
 log = structlog.get_logger("reconciler.pipeline")
@@ -63,10 +64,16 @@ def run(
     *,
     dry_run: bool,
     max_concurrency: int = 8,
+    acceptor: AcceptPort | None = None,
+    allow_mass_prune: bool = False,
 ) -> RunReport:
     started = time.monotonic()
-    observations = observe_all(ports, max_concurrency=max_concurrency)
-    plan = build_plan(desired, observations)
+    observations = observe_all(
+        ports,
+        max_concurrency=max_concurrency,
+        wants_auto_enable=lambda observation: needs_auto_enable(desired, observation),
+    )
+    plan = build_plan(desired, observations, allow_mass_prune=allow_mass_prune)
     log.info(
         "plan.built",
         actions=len(plan.actions),
@@ -76,7 +83,9 @@ def run(
     )
     results: tuple[AccountResult, ...] | None = None
     if not dry_run:
-        results = _apply_and_verify(desired, ports, plan, max_concurrency=max_concurrency)
+        results = _apply_and_verify(
+            desired, ports, plan, max_concurrency=max_concurrency, acceptor=acceptor
+        )
     return RunReport(
         desired=desired,
         observations=observations,
@@ -87,12 +96,36 @@ def run(
     )
 
 
+def needs_auto_enable(desired: DesiredState, observation: ShardObservation) -> bool:
+    """Whether planning this shard needs GuardDuty's organization auto-enable setting.
+
+    Only to prune organization members: AWS refuses to disassociate them while auto-enable is
+    ALL, and we want to plan that refusal rather than hit it at apply time.
+    """
+    key = observation.key
+    if key.service is not Service.GUARDDUTY or not desired.prune.enabled:
+        return False
+    if desired.settings_for(key).mode is not Mode.ORGANIZATION:
+        return False
+    wanted = desired.shards.get(key, {})
+    return any(
+        is_prune_candidate(
+            account,
+            wanted,
+            administrator_account_id=desired.administrator_account_id,
+            prune=desired.prune,
+        )
+        for account in observation.members
+    )
+
+
 def _apply_and_verify(
     desired: DesiredState,
     ports: Mapping[ShardKey, MemberPort],
     plan: Plan,
     *,
     max_concurrency: int,
+    acceptor: AcceptPort | None,
 ) -> tuple[AccountResult, ...]:
     keys = sorted({action.key for action in plan.actions})
     if not keys:
@@ -100,9 +133,15 @@ def _apply_and_verify(
         return ()
 
     def one_shard(key: ShardKey) -> list[AccountResult]:
-        settings = desired.settings_for(key)
-        application = apply_shard(ports[key], plan.actions_for(key), settings)
-        results, _ = verify_shard(ports[key], application, settings.mode)
+        application = apply_shard(
+            ports[key],
+            plan.actions_for(key),
+            desired.settings_for(key),
+            administrator_account_id=desired.administrator_account_id,
+            acceptor=acceptor,
+            max_concurrency=max_concurrency,
+        )
+        results, _ = verify_shard(ports[key], application)
         return results
 
     with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:

@@ -1,33 +1,51 @@
 """Turn the differences into a plan: frozen, deterministic data (pure).
 
 Receives the desired state and every shard's observation; diffs each ready shard
-(``diff.diff_shard``) and hands the applier a :class:`Plan`: the batched actions per shard in the
-order they must run, the drift to report, and each shard's status. The plan is also exactly
+(``diff.diff_shard``) and hands the applier a :class:`Plan`: the batched actions per shard in
+the order they must run, the drift to report, and each shard's status. The plan is also exactly
 what ``--dry-run`` prints, so what a reviewer approves is what an apply does.
 
-Rules:
-- CreateMembers for missing accounts, in batches of at most 50 (both services' limit);
-- in invitation mode, InviteMembers for every account that will be in ``Created`` (the missing
-  ones and those created earlier but never invited), in batches of at most 50; never for
-  Invited, Enabled or EmailVerificationInProgress members (that would re-send the email);
-- nothing at all for a blocked shard;
-- a plan that would push a shard past the service's member quota is refused as a whole,
-  before any mutating call.
+Rules, per shard, in the order the steps run:
 
-Order is deterministic (shard, then operation, then sorted account IDs), so two runs over the
-same inputs print byte-identical plans, as Terraform sorts its plans for stable results.
+1. ``delete-for-repair`` (DeleteMembers): GuardDuty members stuck in EmailVerificationFailed
+   whose manifest email changed, so they can be created again with the new one;
+2. ``create`` (CreateMembers): missing accounts, and the ones just deleted for repair;
+3. ``invite`` (InviteMembers, invitation mode): every account that will be ``Created`` (missing,
+   repaired, created earlier but never invited) and, with ``reinvite: true``, resigned or
+   removed members; never an Invited, Enabled or EmailVerificationInProgress member (that would
+   send the email again);
+4. ``start-monitoring`` (StartMonitoringMembers, GuardDuty): Disabled members;
+5. ``accept`` (AcceptAdministratorInvitation, in the member account, opt-in): every member that
+   is, or is about to be, invited; one account per action;
+6. ``disassociate`` then ``delete`` (prune, opt-in): members AWS has and the manifest does not.
+
+Batch steps carry at most 50 accounts (both services' limit). Nothing is planned for a blocked
+shard. The whole plan is refused, before any mutating call, when it would push a shard past the
+service's member quota or prune more accounts than ``prune.maxDeletions`` allows.
+
+Order is deterministic (shard, then step, then sorted account IDs), so two runs over the same
+inputs print byte-identical plans, as Terraform sorts its plans for stable results.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from reconciler.diff import DriftItem, diff_shard
+from reconciler.diff import DriftItem, ShardDiff, diff_shard
 from reconciler.errors import PlanRefused
-from reconciler.model import DesiredMember, DesiredState, Mode, Service, ShardKey, ShardObservation
+from reconciler.model import (
+    DesiredMember,
+    DesiredState,
+    Mode,
+    ObservedMember,
+    Service,
+    ServiceSettings,
+    ShardKey,
+    ShardObservation,
+)
 
 BATCH_SIZE = 50
 T = TypeVar("T")
@@ -41,44 +59,79 @@ QUOTAS: Mapping[tuple[Service, Mode], int] = {
 }
 
 
-class Operation(StrEnum):
-    """The AWS operation an action performs; the value is the API name."""
+class Step(StrEnum):
+    """One kind of action; the declaration order is the execution order within a shard."""
 
-    CREATE_MEMBERS = "CreateMembers"
-    INVITE_MEMBERS = "InviteMembers"
+    DELETE_FOR_REPAIR = "delete-for-repair"
+    CREATE = "create"
+    INVITE = "invite"
+    START_MONITORING = "start-monitoring"
+    ACCEPT = "accept"
+    DISASSOCIATE = "disassociate"
+    DELETE = "delete"
+
+    @property
+    def operation(self) -> str:
+        """The AWS API operation the step calls."""
+        return _STEP_OPERATION[self]
 
     @property
     def order(self) -> int:
-        return _OPERATION_ORDER[self]
+        return _STEP_ORDER[self]
 
     @property
     def symbol(self) -> str:
-        return _OPERATION_SYMBOL[self]
+        return _STEP_SYMBOL[self]
 
     @property
-    def verb(self) -> str:
-        return _OPERATION_VERB[self]
+    def member_side(self) -> bool:
+        """Whether the step runs in the member account (assumed role) instead of the admin's."""
+        return self is Step.ACCEPT
+
+    @property
+    def removes(self) -> bool:
+        return self in (Step.DISASSOCIATE, Step.DELETE)
 
 
-_OPERATION_ORDER = {Operation.CREATE_MEMBERS: 0, Operation.INVITE_MEMBERS: 1}
-_OPERATION_SYMBOL = {Operation.CREATE_MEMBERS: "+", Operation.INVITE_MEMBERS: "~"}
-_OPERATION_VERB = {Operation.CREATE_MEMBERS: "create", Operation.INVITE_MEMBERS: "invite"}
+_STEP_OPERATION = {
+    Step.DELETE_FOR_REPAIR: "DeleteMembers",
+    Step.CREATE: "CreateMembers",
+    Step.INVITE: "InviteMembers",
+    Step.START_MONITORING: "StartMonitoringMembers",
+    Step.ACCEPT: "AcceptAdministratorInvitation",
+    Step.DISASSOCIATE: "DisassociateMembers",
+    Step.DELETE: "DeleteMembers",
+}
+_STEP_ORDER = {step: index for index, step in enumerate(Step)}
+_STEP_SYMBOL = {
+    Step.DELETE_FOR_REPAIR: "±",
+    Step.CREATE: "+",
+    Step.INVITE: "~",
+    Step.START_MONITORING: "~",
+    Step.ACCEPT: "~",
+    Step.DISASSOCIATE: "-",
+    Step.DELETE: "-",
+}
 
 
 @dataclass(frozen=True, slots=True)
 class Action:
-    """One API call of the plan: an operation on at most 50 accounts of one shard."""
+    """One API call of the plan: a step on at most 50 accounts of one shard."""
 
     key: ShardKey
-    operation: Operation
+    step: Step
     members: tuple[DesiredMember, ...]
+
+    @property
+    def operation(self) -> str:
+        return self.step.operation
 
     @property
     def account_ids(self) -> tuple[str, ...]:
         return tuple(member.account_id for member in self.members)
 
     def sort_key(self) -> tuple[ShardKey, int, tuple[str, ...]]:
-        return (self.key, self.operation.order, self.account_ids)
+        return (self.key, self.step.order, self.account_ids)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,9 +169,22 @@ class Plan:
     def actions_for(self, key: ShardKey) -> tuple[Action, ...]:
         return tuple(action for action in self.actions if action.key == key)
 
+    def accounts_removed(self) -> frozenset[str]:
+        return frozenset(
+            account
+            for action in self.actions
+            if action.step.removes
+            for account in action.account_ids
+        )
 
-def build_plan(desired: DesiredState, observations: Mapping[ShardKey, ShardObservation]) -> Plan:
-    """The plan that makes AWS match ``desired``; raises PlanRefused past a quota."""
+
+def build_plan(
+    desired: DesiredState,
+    observations: Mapping[ShardKey, ShardObservation],
+    *,
+    allow_mass_prune: bool = False,
+) -> Plan:
+    """The plan that makes AWS match ``desired``; raises PlanRefused past a safety rail."""
     shards: list[ShardStatus] = []
     actions: list[Action] = []
     drift: list[DriftItem] = []
@@ -146,26 +212,17 @@ def build_plan(desired: DesiredState, observations: Mapping[ShardKey, ShardObser
             observation,
             settings,
             administrator_account_id=desired.administrator_account_id,
+            prune=desired.prune,
         )
         drift.extend(difference.items)
-
-        to_create = [wanted[account] for account in difference.missing]
-        actions.extend(_batched_actions(key, Operation.CREATE_MEMBERS, to_create))
-        if settings.mode is Mode.INVITATION:
-            to_invite = sorted(
-                [*difference.missing, *difference.not_invited],
-            )
-            actions.extend(
-                _batched_actions(
-                    key, Operation.INVITE_MEMBERS, [wanted[account] for account in to_invite]
-                )
-            )
+        actions.extend(_shard_actions(key, wanted, observation, difference, settings))
 
         quota = QUOTAS[(key.service, settings.mode)]
-        total = len(observation.members) + len(to_create)
-        if total > quota:
+        creating = len(difference.missing)
+        total = len(observation.members) + creating
+        if creating and total > quota:
             refusals.append(
-                f"{key}: {len(observation.members)} members + {len(to_create)} to create = "
+                f"{key}: {len(observation.members)} members + {creating} to create = "
                 f"{total}, over the {settings.mode.value}-mode quota of {quota:,}"
             )
 
@@ -175,22 +232,68 @@ def build_plan(desired: DesiredState, observations: Mapping[ShardKey, ShardObser
             + "; ".join(refusals)
             + ")"
         )
-
-    actions.sort(key=Action.sort_key)
-    return Plan(
+    plan = Plan(
         administrator_account_id=desired.administrator_account_id,
         shards=tuple(shards),
-        actions=tuple(actions),
+        actions=tuple(sorted(actions, key=Action.sort_key)),
         drift=tuple(sorted(drift, key=lambda item: (item.key, item.account_id, item.kind.value))),
     )
+    removed = plan.accounts_removed()
+    if len(removed) > desired.prune.max_deletions and not allow_mass_prune:
+        raise PlanRefused(
+            f"plan refused, nothing applied: prune would remove {len(removed)} accounts, more "
+            f"than prune.maxDeletions ({desired.prune.max_deletions}); check the manifest, or "
+            "pass --allow-mass-prune if this is intended"
+        )
+    return plan
 
 
-def _batched_actions(
-    key: ShardKey, operation: Operation, members: Sequence[DesiredMember]
+def _shard_actions(
+    key: ShardKey,
+    wanted: Mapping[str, DesiredMember],
+    observation: ShardObservation,
+    difference: ShardDiff,
+    settings: ServiceSettings,
 ) -> Iterator[Action]:
+    observed = observation.members
+    mode = settings.mode
+
+    def desired_of(accounts: Iterable[str]) -> list[DesiredMember]:
+        return [wanted[account] for account in accounts]
+
+    def observed_of(accounts: Iterable[str]) -> list[DesiredMember]:
+        return [_as_desired(observed[account]) for account in accounts]
+
+    yield from _batched(key, Step.DELETE_FOR_REPAIR, desired_of(difference.recreate))
+    yield from _batched(key, Step.CREATE, desired_of([*difference.missing, *difference.recreate]))
+    invitees: list[str] = []
+    if mode is Mode.INVITATION:
+        invitees = [
+            *difference.missing,
+            *difference.recreate,
+            *difference.not_invited,
+            *difference.reinvite,
+        ]
+        yield from _batched(key, Step.INVITE, desired_of(invitees))
+    yield from _batched(key, Step.START_MONITORING, desired_of(difference.stopped))
+    if mode is Mode.INVITATION and settings.accept is not None:
+        for account in sorted({*invitees, *difference.awaiting_acceptance}):
+            yield Action(key, Step.ACCEPT, (wanted[account],))
+    yield from _batched(key, Step.DISASSOCIATE, observed_of(difference.prune))
+    # Security Hub cannot delete organization members ("can't invoke this API to delete
+    # accounts that belong to an Organizations organization"): disassociating is the removal.
+    if not (key.service is Service.SECURITYHUB and mode is Mode.ORGANIZATION):
+        yield from _batched(key, Step.DELETE, observed_of(difference.prune))
+
+
+def _as_desired(member: ObservedMember) -> DesiredMember:
+    return DesiredMember(member.account_id, member.email)
+
+
+def _batched(key: ShardKey, step: Step, members: Sequence[DesiredMember]) -> Iterator[Action]:
     ordered = sorted(members, key=lambda member: member.account_id)
     for batch in batched(ordered, BATCH_SIZE):
-        yield Action(key, operation, tuple(batch))
+        yield Action(key, step, tuple(batch))
 
 
 def batched(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:

@@ -50,3 +50,30 @@ class MemberPort(Protocol):
     ) -> tuple[list[ObservedMember], list[UnprocessedAccount]]:
         """GetMembers for at most 50 accounts."""
         ...
+
+    def delete_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
+        """DeleteMembers for at most 50 accounts."""
+        ...
+
+    def disassociate_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
+        """DisassociateMembers for at most 50 accounts (Security Hub reports no entries)."""
+        ...
+
+    def start_monitoring_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
+        """StartMonitoringMembers for at most 50 accounts (GuardDuty only)."""
+        ...
+
+    def organization_auto_enable(self) -> str | None:
+        """GuardDuty's autoEnableOrganizationMembers (NEW, ALL, NONE); None elsewhere."""
+        ...
+
+
+class AcceptPort(Protocol):
+    """Member-side calls: accept the administrator's invitation inside a member account."""
+
+    def accept(self, key: ShardKey, account_id: str, administrator_account_id: str) -> str:
+        """Make the member side ready and accept; return what was done, in words.
+
+        Raises :class:`~reconciler.errors.AwsError` or :class:`~reconciler.errors.AcceptError`.
+        """
+        ...

@@ -17,27 +17,31 @@ from typing import Any
 
 from reconciler.diff import DriftKind
 from reconciler.pipeline import RunReport, RunStatus
-from reconciler.plan import Operation
+from reconciler.plan import Step
 from reconciler.redact import clean
 from reconciler.verify import Outcome
 
 JSON_VERSION = 1
 MAX_ACCOUNT_LINES_PER_SHARD = 200
-PLANNED_KINDS = frozenset({DriftKind.MISSING, DriftKind.NOT_INVITED})
+# Drift the plan's own +/~ lines already show; listing it again would double every line.
+PLANNED_KINDS = frozenset({DriftKind.MISSING, DriftKind.NOT_INVITED, DriftKind.AWAITING_ACCEPTANCE})
 
 
 def summary(report: RunReport, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     plan = report.plan
-    per_operation = Counter(action.operation for action in plan.actions for _ in action.account_ids)
+    per_step = Counter(action.step for action in plan.actions for _ in action.account_ids)
     outcomes = Counter(result.outcome for result in report.results or ())
     data: dict[str, Any] = {
         "status": report.status.value,
         "shards": len(plan.shards),
         "blocked_shards": len(plan.blocked),
         "actions": len(plan.actions),
-        "to_create": per_operation[Operation.CREATE_MEMBERS],
-        "to_invite": per_operation[Operation.INVITE_MEMBERS],
-        # Drift the plan does not fix (missing and not-invited accounts are its actions).
+        "to_create": per_step[Step.CREATE],
+        "to_invite": per_step[Step.INVITE],
+        "to_repair": per_step[Step.DELETE_FOR_REPAIR],
+        "to_restart": per_step[Step.START_MONITORING],
+        "to_accept": per_step[Step.ACCEPT],
+        "to_remove": per_step[Step.DISASSOCIATE],
         "drift": sum(1 for item in plan.drift if item.kind not in PLANNED_KINDS),
         "blocking_drift": len(plan.blocking_drift),
         "desired_members": sum(shard.desired for shard in plan.shards),
@@ -78,7 +82,8 @@ def render_json(
             {
                 "service": action.key.service.value,
                 "region": action.key.region,
-                "operation": action.operation.value,
+                "operation": action.operation,
+                "step": action.step.value,
                 "account_ids": list(action.account_ids),
             }
             for action in report.plan.actions
@@ -134,14 +139,13 @@ def render_text(report: RunReport, *, mask_emails: bool = True) -> str:
             for member in action.members:
                 email = f" ({member.email})" if member.email else ""
                 entries.append(
-                    f"  {action.operation.symbol} {action.operation.verb:<7}"
-                    f"{member.account_id}{email}"
+                    f"  {action.step.symbol} {action.step.value:<17} {member.account_id}{email}"
                 )
         for item in drift:
             if item.kind in PLANNED_KINDS:
                 continue  # already shown as the + / ~ line that fixes it
             marker = "!" if item.blocking else "?"
-            entries.append(f"  {marker} {item.kind.value:<7} {item.account_id}: {item.detail}")
+            entries.append(f"  {marker} {item.kind.value:<17} {item.account_id}: {item.detail}")
         shown = entries[:MAX_ACCOUNT_LINES_PER_SHARD]
         lines.extend(clean(entry, mask=mask_emails) for entry in shown)
         if len(entries) > len(shown):
@@ -150,13 +154,7 @@ def render_text(report: RunReport, *, mask_emails: bool = True) -> str:
             )
     counts = summary(report)
     lines.append("")
-    calls = len(plan.actions)
-    lines.append(
-        f"Plan: {counts['to_create']} to create, {counts['to_invite']} to invite "
-        f"({calls} API call{'s' if calls != 1 else ''}), {counts['drift']} drift "
-        f"({counts['blocking_drift']} blocking), {counts['blocked_shards']} blocked shard"
-        f"{'s' if counts['blocked_shards'] != 1 else ''}."
-    )
+    lines.append(f"Plan: {_plan_sentence(counts, calls=len(plan.actions))}.")
     if report.results is not None:
         failed = report.failed_results
         lines.append(f"Apply: {counts['converged']} converged, {counts['failed']} failed.")
@@ -170,6 +168,24 @@ def render_text(report: RunReport, *, mask_emails: bool = True) -> str:
             )
     lines.append(_verdict(report))
     return "\n".join(lines) + "\n"
+
+
+def _plan_sentence(counts: Mapping[str, Any], *, calls: int) -> str:
+    parts = [f"{counts['to_create']} to create", f"{counts['to_invite']} to invite"]
+    for key, words in (
+        ("to_repair", "to re-create"),
+        ("to_restart", "to restart"),
+        ("to_accept", "to accept"),
+        ("to_remove", "to remove"),
+    ):
+        if counts[key]:
+            parts.append(f"{counts[key]} {words}")
+    blocked = counts["blocked_shards"]
+    return (
+        f"{', '.join(parts)} ({calls} action{'s' if calls != 1 else ''}), {counts['drift']} "
+        f"drift ({counts['blocking_drift']} blocking), {blocked} blocked "
+        f"shard{'s' if blocked != 1 else ''}"
+    )
 
 
 def _verdict(report: RunReport) -> str:

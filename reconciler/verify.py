@@ -1,15 +1,16 @@
-"""Check, after apply, that every account the run touched is now what the mode expects.
+"""Check, after apply, that every account the run touched is now what the plan intended.
 
 Receives a shard's :class:`~reconciler.apply.ShardApplication` and its port; hands the report
 one :class:`AccountResult` per touched account. GetMembers is called on the accounts the apply
 did not already give up on, in batches of at most 50 (GuardDuty's limit, which Security Hub
 also honours).
 
-An account that is not in an accepted status (organization mode: Enabled; invitation mode:
-Invited, EmailVerificationInProgress or Enabled) is a failure of the run, named with its
-status; EmailVerificationFailed gets its cause spelled out, since it is the first thing users
-of the peer scripts get stuck on.
-"""
+What "intended" means is recorded by the applier per account: created or invited, a status the
+mode accepts (organization mode: Enabled; invitation mode: Invited, EmailVerificationInProgress
+or Enabled); accepted or restarted: Enabled; deleted: gone; disassociated: Removed or gone. An
+account that does not match is a failure of the run, named with its status;
+EmailVerificationFailed gets its cause spelled out, since it is the first thing users of the
+peer scripts get stuck on."""
 
 from __future__ import annotations
 
@@ -18,10 +19,9 @@ from enum import StrEnum
 
 import structlog
 
-from reconciler.apply import ShardApplication
-from reconciler.diff import ACCEPTED_STATUSES
+from reconciler.apply import AccountProgress, ShardApplication
 from reconciler.errors import AwsError
-from reconciler.model import MemberStatus, Mode, ObservedMember, ShardKey
+from reconciler.model import MemberStatus, ObservedMember, ShardKey
 from reconciler.plan import BATCH_SIZE, batched
 from reconciler.ports import MemberPort
 
@@ -45,7 +45,7 @@ class AccountResult:
 
 
 def verify_shard(
-    port: MemberPort, application: ShardApplication, mode: Mode
+    port: MemberPort, application: ShardApplication
 ) -> tuple[list[AccountResult], int]:
     """Results for every account of ``application``; also returns the GetMembers calls made."""
     key = application.key
@@ -56,7 +56,6 @@ def verify_shard(
         results.append(AccountResult(key, account_id, Outcome.FAILED, reason))
 
     calls = 0
-    accepted = ACCEPTED_STATUSES[mode]
     for batch in batched(to_check, BATCH_SIZE):
         calls += 1
         try:
@@ -68,28 +67,9 @@ def verify_shard(
             continue
         by_account: dict[str, ObservedMember] = {member.account_id: member for member in found}
         for account_id in batch:
-            done = ", ".join(application.accounts[account_id].done)
-            member = by_account.get(account_id)
-            if member is None:
-                results.append(
-                    AccountResult(
-                        key, account_id, Outcome.FAILED, f"{done}, but not a member afterwards"
-                    )
-                )
-            elif member.status in accepted:
-                results.append(
-                    AccountResult(key, account_id, Outcome.CONVERGED, done, member.raw_status)
-                )
-            else:
-                results.append(
-                    AccountResult(
-                        key,
-                        account_id,
-                        Outcome.FAILED,
-                        _explain(member, mode),
-                        member.raw_status,
-                    )
-                )
+            results.append(
+                _judge(key, application.accounts[account_id], by_account.get(account_id))
+            )
     results.sort(key=lambda result: result.account_id)
     failed = sum(1 for result in results if result.outcome is Outcome.FAILED)
     log.info(
@@ -102,14 +82,31 @@ def verify_shard(
     return results, calls
 
 
-def _explain(member: ObservedMember, mode: Mode) -> str:
+def _judge(
+    key: ShardKey, progress: AccountProgress, member: ObservedMember | None
+) -> AccountResult:
+    done = ", ".join(progress.done)
+    account_id = progress.account_id
+    if member is None:
+        if progress.absent_ok:
+            return AccountResult(key, account_id, Outcome.CONVERGED, done, None)
+        return AccountResult(
+            key, account_id, Outcome.FAILED, f"{done}, but not a member afterwards"
+        )
+    if progress.expect is not None and member.status in progress.expect:
+        return AccountResult(key, account_id, Outcome.CONVERGED, done, member.raw_status)
+    return AccountResult(
+        key, account_id, Outcome.FAILED, _explain(member, progress.expect), member.raw_status
+    )
+
+
+def _explain(member: ObservedMember, expected: frozenset[MemberStatus] | None) -> str:
     if member.status is MemberStatus.EMAIL_VERIFICATION_FAILED:
         return (
             "status EmailVerificationFailed: the invitation was not sent because the email is "
             "not the account's root email; fix the email in the manifest"
         )
-    return f"status {member.raw_status or 'unknown'} after apply; {mode.value} mode expects " + (
-        "Enabled"
-        if mode is Mode.ORGANIZATION
-        else "Invited, EmailVerificationInProgress or Enabled"
-    )
+    if expected is None:
+        return f"still a member ({member.raw_status}) after it was removed"
+    wanted = " or ".join(sorted(status.value for status in expected))
+    return f"status {member.raw_status or 'unknown'} after apply; expected {wanted}"

@@ -107,6 +107,20 @@ class MemberAdapter:
         reply = self._call("GetMembers", **self._scope(), AccountIds=list(account_ids))
         return list(self._normalise(reply.get("Members", ()))), self._unprocessed(reply)
 
+    def delete_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
+        reply = self._call("DeleteMembers", **self._scope(), AccountIds=list(account_ids))
+        return self._unprocessed(reply)
+
+    def disassociate_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
+        reply = self._call("DisassociateMembers", **self._scope(), AccountIds=list(account_ids))
+        return self._unprocessed(reply)
+
+    def start_monitoring_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
+        raise NotImplementedError(f"{self.service.value} has no StartMonitoringMembers")
+
+    def organization_auto_enable(self) -> str | None:
+        return None
+
     # -- helpers ------------------------------------------------------------------------------
 
     def _pages(self, operation: str, **params: Any) -> Iterable[dict[str, Any]]:

@@ -8,16 +8,29 @@ Created, Invited and Removed members would be hidden from us.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, ClassVar
 
 from reconciler.aws import operations
 from reconciler.aws.base import PAGE_SIZE, MemberAdapter
-from reconciler.model import DesiredMember, InvitationSettings, Service
+from reconciler.model import DesiredMember, InvitationSettings, Service, UnprocessedAccount
 
 OPERATIONS = operations.declare(
     "guardduty",
-    reads=("ListDetectors", "GetDetector", "ListMembers", "GetMembers"),
-    writes=("CreateMembers", "InviteMembers"),
+    reads=(
+        "ListDetectors",
+        "GetDetector",
+        "ListMembers",
+        "GetMembers",
+        "DescribeOrganizationConfiguration",
+    ),
+    writes=(
+        "CreateMembers",
+        "InviteMembers",
+        "DeleteMembers",
+        "DisassociateMembers",
+        "StartMonitoringMembers",
+    ),
 )
 
 
@@ -54,6 +67,19 @@ class GuardDutyAdapter(MemberAdapter):
     def _account_detail(self, member: DesiredMember) -> dict[str, str]:
         # The manifest guarantees an email for every GuardDuty member (the model requires it).
         return {"AccountId": member.account_id, "Email": member.email or ""}
+
+    def start_monitoring_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
+        reply = self._call("StartMonitoringMembers", **self._scope(), AccountIds=list(account_ids))
+        return self._unprocessed(reply)
+
+    def organization_auto_enable(self) -> str | None:
+        # Read only when prune may disassociate organization members: AWS refuses to while
+        # autoEnableOrganizationMembers is ALL, and we would rather plan that than fail on it.
+        reply = self._call("DescribeOrganizationConfiguration", **self._scope())
+        setting = reply.get("AutoEnableOrganizationMembers")
+        if setting is None and reply.get("AutoEnable"):
+            return "NEW"  # the older boolean form: new accounts only
+        return None if setting is None else str(setting)
 
     def _invite_params(self, settings: InvitationSettings) -> dict[str, Any]:
         params: dict[str, Any] = {"DisableEmailNotification": settings.disable_email_notification}

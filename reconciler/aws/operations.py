@@ -21,9 +21,9 @@ class OperationSpec:
     name: str  # the botocore operation name, e.g. "CreateMembers"
     iam_action: str  # e.g. "guardduty:CreateMembers"
     mutating: bool
-    # Who makes the call: the administrator, a member account (accepting), or the
-    # account that reads the organization. Used to split the IAM policy by role.
-    principal: str = "administrator"
+    # Who makes the call: the administrator, a member account (accepting an invitation), the
+    # account that lists the organization. The IAM policy is split by principal.
+    principals: frozenset[str] = frozenset({"administrator"})
 
 
 _REGISTRY: dict[tuple[str, str], OperationSpec] = {}
@@ -38,20 +38,34 @@ def declare(
     principal: str = "administrator",
     iam_prefix: str | None = None,
 ) -> tuple[OperationSpec, ...]:
-    """Register operations of ``service``; returns them so the module can keep a reference."""
+    """Register operations of ``service``; returns them so the module can keep a reference.
+
+    The same operation may be declared by several callers (GuardDuty's ListDetectors is read
+    by the administrator and in member accounts): their principals are merged, and they must
+    agree on whether it mutates.
+    """
     prefix = iam_prefix or service
-    specs = tuple(
-        OperationSpec(service, name, f"{prefix}:{name}", mutating, principal)
-        for names, mutating in ((reads, False), (writes, True))
-        for name in names
-    )
+    declared: list[OperationSpec] = []
     with _LOCK:
-        for spec in specs:
-            existing = _REGISTRY.get((spec.service, spec.name))
-            if existing is not None and existing != spec:
-                raise RuntimeError(f"operation declared twice, differently: {spec} vs {existing}")
-            _REGISTRY[(spec.service, spec.name)] = spec
-    return specs
+        for names, mutating in ((reads, False), (writes, True)):
+            for name in names:
+                spec = OperationSpec(
+                    service, name, f"{prefix}:{name}", mutating, frozenset({principal})
+                )
+                existing = _REGISTRY.get((service, name))
+                if existing is not None:
+                    if existing.mutating != mutating or existing.iam_action != spec.iam_action:
+                        raise RuntimeError(f"{service} {name} declared twice, differently")
+                    spec = OperationSpec(
+                        service,
+                        name,
+                        spec.iam_action,
+                        mutating,
+                        existing.principals | spec.principals,
+                    )
+                _REGISTRY[(service, name)] = spec
+                declared.append(spec)
+    return tuple(declared)
 
 
 def lookup(service: str, name: str) -> OperationSpec | None:
@@ -70,5 +84,7 @@ def _load_declarations() -> None:
     # The declarations sit next to the code that calls them; importing those modules is what
     # registers them, so the table is complete whichever module a caller imported first.
     import reconciler.aws.guardduty
+    import reconciler.aws.members
+    import reconciler.aws.organizations
     import reconciler.aws.securityhub
     import reconciler.aws.session  # noqa: F401

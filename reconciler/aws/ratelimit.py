@@ -84,23 +84,27 @@ class TokenBucket:
 
 
 class RateLimiter:
-    """The buckets of one run, created on first use, keyed by (service, region)."""
+    """The buckets of one run, created on first use.
+
+    Keyed by (principal, service, region): AWS's limits are per account and region, so the
+    calls made as a member account (accepting invitations) do not eat the administrator's.
+    """
 
     def __init__(self, rates: dict[str, Rate] | None = None, *, default: Rate = DEFAULT_RATE):
         self._rates = dict(rates or {})
         self._default = default
-        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._buckets: dict[tuple[str, str, str], TokenBucket] = {}
         self._lock = threading.Lock()
 
     def rate_for(self, service: str) -> Rate:
         return self._rates.get(service, self._default)
 
-    def bucket(self, service: str, region: str) -> TokenBucket:
+    def bucket(self, service: str, region: str, principal: str = "administrator") -> TokenBucket:
         with self._lock:
-            found = self._buckets.get((service, region))
+            found = self._buckets.get((principal, service, region))
             if found is None:
                 found = TokenBucket(self.rate_for(service))
-                self._buckets[(service, region)] = found
+                self._buckets[(principal, service, region)] = found
             return found
 
     def total_wait_seconds(self) -> float:

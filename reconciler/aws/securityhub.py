@@ -17,7 +17,7 @@ from reconciler.model import DesiredMember, Service
 OPERATIONS = operations.declare(
     "securityhub",
     reads=("DescribeHub", "ListMembers", "GetMembers"),
-    writes=("CreateMembers", "InviteMembers"),
+    writes=("CreateMembers", "InviteMembers", "DeleteMembers", "DisassociateMembers"),
 )
 
 NOT_ENABLED_CODES = frozenset({"InvalidAccessException"})

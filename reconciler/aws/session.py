@@ -187,7 +187,9 @@ class ClientFactory:
 
     def _install_hooks(self, client: BaseClient, service: str, region: str) -> None:
         events = client.meta.events
-        bucket = None if service == "sts" else self.limiter.bucket(service, region)
+        # STS and Organizations are not member APIs and have limits of their own.
+        unpaced = service in ("sts", "organizations")
+        bucket = None if unpaced else self.limiter.bucket(service, region, self.account_label)
         dry_run = self.dry_run
         stats = self.stats
         label = self.account_label

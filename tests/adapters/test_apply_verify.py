@@ -18,7 +18,7 @@ from reconciler.apply import apply_shard
 from reconciler.aws.guardduty import GuardDutyAdapter
 from reconciler.aws.securityhub import SecurityHubAdapter
 from reconciler.model import DesiredMember, Mode, Service, ServiceSettings, ShardKey
-from reconciler.plan import Action, Operation
+from reconciler.plan import Action, Step
 from reconciler.verify import Outcome, verify_shard
 from tests.adapters.conftest import DETECTOR, gd_member, stub_detector
 from tests.factories import account
@@ -91,12 +91,12 @@ def test_guardduty_invitation_apply_and_verify(
         {"DetectorId": DETECTOR, "AccountIds": [new, existing, wrong_email]},
     )
     actions = [
-        Action(GD, Operation.CREATE_MEMBERS, batch),
-        Action(GD, Operation.INVITE_MEMBERS, batch),
+        Action(GD, Step.CREATE, batch),
+        Action(GD, Step.INVITE, batch),
     ]
     settings = ServiceSettings(Service.GUARDDUTY, Mode.INVITATION)
     application = apply_shard(adapter, actions, settings)
-    results, calls = verify_shard(adapter, application, Mode.INVITATION)
+    results, calls = verify_shard(adapter, application)
     by_account = {r.account_id: r for r in results}
 
     assert calls == 1
@@ -140,8 +140,8 @@ def test_securityhub_409_is_verified_and_the_rest_created_once(
     )
     batch = (DesiredMember(present), DesiredMember(absent))
     settings = ServiceSettings(Service.SECURITYHUB, Mode.ORGANIZATION)
-    application = apply_shard(adapter, [Action(SH, Operation.CREATE_MEMBERS, batch)], settings)
-    results, _ = verify_shard(adapter, application, Mode.ORGANIZATION)
+    application = apply_shard(adapter, [Action(SH, Step.CREATE, batch)], settings)
+    results, _ = verify_shard(adapter, application)
     assert [(r.account_id, r.outcome, r.reason) for r in results] == [
         (present, Outcome.CONVERGED, "already created"),
         (absent, Outcome.CONVERGED, "created"),
@@ -163,10 +163,10 @@ def test_call_level_error_fails_the_batch_and_skips_the_invite(
     settings = ServiceSettings(Service.SECURITYHUB, Mode.INVITATION)
     application = apply_shard(
         adapter,
-        [Action(SH, Operation.CREATE_MEMBERS, batch), Action(SH, Operation.INVITE_MEMBERS, batch)],
+        [Action(SH, Step.CREATE, batch), Action(SH, Step.INVITE, batch)],
         settings,
     )
-    results, calls = verify_shard(adapter, application, Mode.INVITATION)
+    results, calls = verify_shard(adapter, application)
     assert calls == 0  # nothing left to verify, and no InviteMembers was stubbed or sent
     assert len(results) == 1
     assert results[0].outcome is Outcome.FAILED

@@ -110,7 +110,7 @@ def test_diff_should_not_compare_an_email_one_side_lacks(
         (Mode.INVITATION, "Resigned", "resigned", False, True),
         (Mode.INVITATION, "Removed", "removed", False, True),
         (Mode.ORGANIZATION, "Removed", "removed", False, True),
-        (Mode.ORGANIZATION, "Disabled", "disabled", False, True),
+        (Mode.ORGANIZATION, "Disabled", "disabled", False, False),
         (Mode.INVITATION, "AccountSuspended", "unexpected-status", False, True),
         (Mode.INVITATION, "SomethingNew", "unexpected-status", False, True),
     ],

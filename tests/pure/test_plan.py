@@ -17,7 +17,7 @@ import pytest
 
 from reconciler.errors import PlanRefused
 from reconciler.model import Mode, Service, ShardKey
-from reconciler.plan import BATCH_SIZE, Operation, build_plan
+from reconciler.plan import BATCH_SIZE, Step, build_plan
 from tests.factories import GD_EAST, SH_EAST, account, desired_members, desired_state, observed
 
 
@@ -26,11 +26,11 @@ def test_plan_should_create_missing_members_in_batches_of_50(count: int) -> None
     ids = [account(i) for i in range(count)]
     desired = desired_state({GD_EAST: desired_members(ids)})
     plan = build_plan(desired, {GD_EAST: observed(GD_EAST)})
-    creates = [a for a in plan.actions if a.operation is Operation.CREATE_MEMBERS]
+    creates = [a for a in plan.actions if a.step is Step.CREATE]
     assert len(creates) == math.ceil(count / BATCH_SIZE)
     assert all(1 <= len(a.account_ids) <= BATCH_SIZE for a in creates)
     assert [i for a in creates for i in a.account_ids] == sorted(ids)
-    assert not [a for a in plan.actions if a.operation is Operation.INVITE_MEMBERS]
+    assert not [a for a in plan.actions if a.step is Step.INVITE]
     assert plan.is_empty is (count == 0)
 
 
@@ -47,16 +47,16 @@ def test_plan_should_invite_created_and_missing_members_in_invitation_mode(count
         desired,
         {SH_EAST: observed(SH_EAST, {**dict.fromkeys(created, "Created"), invited: "Invited"})},
     )
-    creates = [a for a in plan.actions if a.operation is Operation.CREATE_MEMBERS]
-    invites = [a for a in plan.actions if a.operation is Operation.INVITE_MEMBERS]
+    creates = [a for a in plan.actions if a.step is Step.CREATE]
+    invites = [a for a in plan.actions if a.step is Step.INVITE]
     assert [i for a in creates for i in a.account_ids] == sorted(ids)
     invited_ids = [i for a in invites for i in a.account_ids]
     assert invited_ids == sorted([*ids, *created])
     assert invited not in invited_ids
     assert len(invites) == math.ceil((count + 3) / BATCH_SIZE)
     # Every create comes before every invite of the shard.
-    order = [a.operation for a in plan.actions]
-    assert order == sorted(order, key=lambda op: op.order)
+    order = [a.step for a in plan.actions]
+    assert order == sorted(order, key=lambda step: step.order)
 
 
 def test_plan_should_do_nothing_for_a_blocked_shard_and_report_it() -> None:

@@ -1,0 +1,163 @@
+"""Member-side calls: accept the administrator's invitation inside each member account.
+
+Invitation mode leaves members in ``Invited`` until someone in the member account accepts.
+With ``invitation.accept`` in the manifest, the reconciler does it: it assumes the given role
+in the member account (a partition-aware ARN: ``arn:aws-us-gov:iam::…`` in GovCloud), makes
+the member side ready (GuardDuty: a detector, created only if ``createMemberDetector`` says so;
+Security Hub: the hub enabled, without the default standards, a 409 meaning it already was),
+reads every page of ListInvitations and accepts only the invitation that comes from *our*
+administrator — never "the last one", which is how the peer scripts accept a stranger's.
+
+One assumed session per member account, shared across its services and regions. Calls made as
+a member are paced by that member's own buckets (AWS's limits are per account).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from reconciler.aws import operations
+from reconciler.aws.session import ClientFactory, assume_role, call, paginate
+from reconciler.errors import AcceptError, ConflictError
+from reconciler.model import AcceptSettings, Service, ShardKey
+
+OPERATIONS = (
+    *operations.declare(
+        "guardduty",
+        reads=("ListDetectors", "ListInvitations"),
+        writes=("CreateDetector", "AcceptAdministratorInvitation"),
+        principal="member",
+    ),
+    *operations.declare(
+        "securityhub",
+        reads=("ListInvitations",),
+        writes=("EnableSecurityHub", "AcceptAdministratorInvitation"),
+        principal="member",
+    ),
+    *operations.declare("sts", reads=("AssumeRole",), principal="administrator"),
+)
+
+
+class MemberAccounts:
+    """Implements ``ports.AcceptPort`` with roles assumed from the administrator's session."""
+
+    def __init__(
+        self,
+        administrator: ClientFactory,
+        *,
+        partition: str,
+        accept: Mapping[Service, AcceptSettings],
+        sts_region: str,
+    ) -> None:
+        self._administrator = administrator
+        self._partition = partition
+        self._accept = dict(accept)
+        self._sts_region = sts_region
+        self._factories: dict[tuple[str, str], ClientFactory] = {}
+        self._locks: dict[tuple[str, str], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def role_arn(self, account_id: str, role_name: str) -> str:
+        return f"arn:{self._partition}:iam::{account_id}:role/{role_name}"
+
+    def _factory(self, account_id: str, role_name: str) -> ClientFactory:
+        key = (account_id, role_name)
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        # One AssumeRole per member account, even when its shards accept concurrently.
+        with lock:
+            found = self._factories.get(key)
+            if found is None:
+                found = assume_role(
+                    self._administrator,
+                    self.role_arn(account_id, role_name),
+                    region=self._sts_region,
+                    session_name="reconciler-accept",
+                )
+                self._factories[key] = found
+            return found
+
+    def accept(self, key: ShardKey, account_id: str, administrator_account_id: str) -> str:
+        settings = self._accept.get(key.service)
+        if settings is None:
+            raise AcceptError(f"{key.service.value} has no invitation.accept settings")
+        factory = self._factory(account_id, settings.role_name)
+        client = factory.client(key.service.value, key.region)
+        if key.service is Service.GUARDDUTY:
+            return self._accept_guardduty(
+                client, key, account_id, administrator_account_id, settings
+            )
+        return self._accept_securityhub(client, key, account_id, administrator_account_id)
+
+    def _accept_guardduty(
+        self,
+        client: Any,
+        key: ShardKey,
+        account_id: str,
+        administrator_account_id: str,
+        settings: AcceptSettings,
+    ) -> str:
+        where = {"service": "guardduty", "region": key.region}
+        done: list[str] = []
+        detector_ids = [
+            detector
+            for page in paginate(client, "ListDetectors", **where)
+            for detector in page.get("DetectorIds", ())
+        ]
+        if detector_ids:
+            detector_id = str(detector_ids[0])
+        elif settings.create_member_detector:
+            detector_id = str(call(client, "CreateDetector", **where, Enable=True)["DetectorId"])
+            done.append("detector created")
+        else:
+            raise AcceptError(
+                f"{account_id} has no GuardDuty detector in {key.region}; enable GuardDuty "
+                "there, or set invitation.accept.createMemberDetector: true"
+            )
+        invitation_id = self._invitation_from(client, where, administrator_account_id, account_id)
+        call(
+            client,
+            "AcceptAdministratorInvitation",
+            **where,
+            DetectorId=detector_id,
+            AdministratorId=administrator_account_id,
+            InvitationId=invitation_id,
+        )
+        return ", ".join([*done, "accepted"])
+
+    def _accept_securityhub(
+        self, client: Any, key: ShardKey, account_id: str, administrator_account_id: str
+    ) -> str:
+        where = {"service": "securityhub", "region": key.region}
+        done = "accepted"
+        try:
+            # Without the default standards: enabling them is a decision for the member's
+            # owners, and a frequent complaint about the peer scripts.
+            call(client, "EnableSecurityHub", **where, EnableDefaultStandards=False)
+            done = "hub enabled, accepted"
+        except ConflictError:
+            pass  # 409: already subscribed, which is what we need
+        invitation_id = self._invitation_from(client, where, administrator_account_id, account_id)
+        call(
+            client,
+            "AcceptAdministratorInvitation",
+            **where,
+            AdministratorId=administrator_account_id,
+            InvitationId=invitation_id,
+        )
+        return done
+
+    @staticmethod
+    def _invitation_from(
+        client: Any, where: dict[str, str], administrator_account_id: str, account_id: str
+    ) -> str:
+        for page in paginate(client, "ListInvitations", **where):
+            for invitation in page.get("Invitations", ()):
+                if str(invitation.get("AccountId")) == administrator_account_id:
+                    return str(invitation["InvitationId"])
+        raise AcceptError(
+            f"{account_id} has no pending {where['service']} invitation from "
+            f"{administrator_account_id} in {where['region']}"
+        )
