@@ -437,6 +437,12 @@ class _Server(ThreadingHTTPServer):
             else:
                 self._connections.discard(connection)
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        # A connection the client (or stop()) closed under a handler is routine here.
+        if isinstance(sys.exc_info()[1], OSError):
+            return
+        super().handle_error(request, client_address)
+
     def close_connections(self) -> None:
         # Keep-alive connections would otherwise outlive the server in their threads.
         with self._connections_lock:
@@ -493,7 +499,12 @@ class _Handler(BaseHTTPRequestHandler):
         return self.rfile.read(length) if length > 0 else b""
 
     def _serve(self) -> None:
-        body = self._read_body()
+        try:
+            body = self._read_body()
+        except ValueError:
+            self.send_error(400, "Bad Content-Length or chunk size")
+            self.close_connection = True
+            return
         path, query = split_target(self.path)
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = RawRequest(self.command, path, query, headers, body)
@@ -505,8 +516,9 @@ class _Handler(BaseHTTPRequestHandler):
                 self._send_truncated(outcome.response)
             else:
                 self._send(outcome.response)
-        except (BrokenPipeError, ConnectionResetError):
-            # The client gave up first (its read timeout fired): nothing left to tell it.
+        except OSError:
+            # The client gave up first (its read timeout fired) or the sandbox is stopping:
+            # nothing left to tell it.
             self.close_connection = True
 
     def _send(self, response: RawResponse) -> None:
