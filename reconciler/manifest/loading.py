@@ -504,9 +504,9 @@ def _unknown_key(loc: Loc) -> str:
         "createMemberDetector",
     ):
         why = (
-            "its accept step has no detector to create"
+            "Security Hub has no detector to create"
             if key == "createMemberDetector"
-            else "its InviteMembers takes neither a message nor disableEmailNotification"
+            else "Security Hub's InviteMembers takes neither a message nor disableEmailNotification"
         )
         return (
             f"{key} is GuardDuty-only ({why}); remove it from "
