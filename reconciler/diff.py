@@ -82,8 +82,10 @@ class ShardDiff:
     reinvite: tuple[str, ...] = ()
     # Invited or EmailVerificationInProgress: the member side has to accept.
     awaiting_acceptance: tuple[str, ...] = ()
-    # In AWS, not desired, and removable (prune enabled, not protected, not forbidden).
+    # In AWS, not desired, and removable (prune enabled, not protected, not forbidden):
+    # associated ones are disassociated then deleted, already disassociated ones deleted.
     prune: tuple[str, ...] = ()
+    prune_delete_only: tuple[str, ...] = ()
     items: tuple[DriftItem, ...] = ()
 
 
@@ -102,6 +104,17 @@ ACCEPTED_STATUSES: Mapping[Mode, frozenset[MemberStatus]] = {
 PENDING_ACCEPTANCE = frozenset({MemberStatus.INVITED, MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS})
 # GuardDuty's organization setting under which AWS refuses to disassociate organization members.
 AUTO_ENABLE_ALL = "ALL"
+# No longer associated: prune only has the record left to delete.
+GONE = frozenset({MemberStatus.REMOVED, MemberStatus.RESIGNED, MemberStatus.DELETED})
+
+
+def can_delete(service: Service, mode: Mode) -> bool:
+    """Whether prune may DeleteMembers after disassociating.
+
+    Security Hub "can't invoke this API to delete accounts that belong to an Organizations
+    organization", so in organization mode its removal stops at DisassociateMembers.
+    """
+    return not (service is Service.SECURITYHUB and mode is Mode.ORGANIZATION)
 
 
 def diff_shard(
@@ -148,6 +161,7 @@ def diff_shard(
         reinvite=tuple(found.reinvite),
         awaiting_acceptance=tuple(found.awaiting),
         prune=tuple(found.prune),
+        prune_delete_only=tuple(found.prune_delete_only),
         items=tuple(sorted(found.items, key=lambda item: (item.account_id, item.kind.value))),
     )
 
@@ -180,6 +194,7 @@ class _Findings:
         self.reinvite: list[str] = []
         self.awaiting: list[str] = []
         self.prune: list[str] = []
+        self.prune_delete_only: list[str] = []
 
     def add(self, account: str, kind: DriftKind, detail: str, *, blocking: bool) -> None:
         self.items.append(DriftItem(self.key, account, kind, detail, blocking))
@@ -251,10 +266,19 @@ def _classify_unmanaged(
                 "refuses to disassociate organization members then; set it to NEW or NONE first"
             )
             found.add(account, DriftKind.PRUNE_BLOCKED, detail, blocking=True)
-        else:
+        elif observation.members[account].status not in GONE:
             detail = f"a member in AWS ({status}) but not in the manifest; will be removed"
             found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
             found.prune.append(account)
+        elif can_delete(observation.key.service, settings.mode):
+            detail = f"disassociated ({status}) and not in the manifest; will be deleted"
+            found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
+            found.prune_delete_only.append(account)
+        else:
+            # Security Hub keeps disassociated organization members listed as Removed and
+            # cannot delete them: there is nothing left to do.
+            detail = f"disassociated ({status}) and not in the manifest; already removed"
+            found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
 
 
 def _classify_status(

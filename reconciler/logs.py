@@ -13,7 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 from collections.abc import MutableMapping
-from typing import Any, TextIO
+from typing import Any, TextIO, cast
 
 import structlog
 
@@ -56,6 +56,22 @@ def configure(
         wrapper_class=structlog.make_filtering_bound_logger(
             logging.getLevelNamesMapping()[level.upper()]
         ),
-        logger_factory=structlog.PrintLoggerFactory(file=out),
+        logger_factory=structlog.PrintLoggerFactory(
+            file=out if stream is not None else cast(TextIO, _Stderr())
+        ),
         cache_logger_on_first_use=False,
     )
+
+
+class _Stderr:
+    """Writes to whatever ``sys.stderr`` is at the time of the write.
+
+    Binding the stream object at configuration time would keep a stale one when the process
+    swaps it (test capture, a daemonised job), and then every log line raises.
+    """
+
+    def write(self, text: str) -> int:
+        return sys.stderr.write(text)
+
+    def flush(self) -> None:
+        sys.stderr.flush()

@@ -34,7 +34,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import TypeVar
 
-from reconciler.diff import DriftItem, ShardDiff, diff_shard
+from reconciler.diff import DriftItem, ShardDiff, can_delete, diff_shard
 from reconciler.errors import PlanRefused
 from reconciler.model import (
     DesiredMember,
@@ -280,10 +280,9 @@ def _shard_actions(
         for account in sorted({*invitees, *difference.awaiting_acceptance}):
             yield Action(key, Step.ACCEPT, (wanted[account],))
     yield from _batched(key, Step.DISASSOCIATE, observed_of(difference.prune))
-    # Security Hub cannot delete organization members ("can't invoke this API to delete
-    # accounts that belong to an Organizations organization"): disassociating is the removal.
-    if not (key.service is Service.SECURITYHUB and mode is Mode.ORGANIZATION):
-        yield from _batched(key, Step.DELETE, observed_of(difference.prune))
+    if can_delete(key.service, mode):
+        to_delete = [*difference.prune, *difference.prune_delete_only]
+        yield from _batched(key, Step.DELETE, observed_of(to_delete))
 
 
 def _as_desired(member: ObservedMember) -> DesiredMember:

@@ -103,9 +103,15 @@ def load_manifest(path: str | os.PathLike[str], *, catalog: RegionCatalog) -> Ma
 
 def _load(given: str, catalog: RegionCatalog) -> Manifest:
     if os.path.isdir(given):
+        try:
+            listing = os.listdir(given)
+        except OSError as exc:
+            raise ManifestError(
+                f"cannot list the manifest directory: {exc.strerror or exc}", path=given
+            ) from None
         names = sorted(
             name
-            for name in os.listdir(given)
+            for name in listing
             if name.endswith(_YAML_SUFFIXES)
             and not name.startswith(".")
             and os.path.isfile(os.path.join(given, name))
@@ -132,10 +138,14 @@ def _load(given: str, catalog: RegionCatalog) -> Manifest:
         document = ManifestDocument.model_validate(merged)
     except ValidationError as exc:
         raise _validation_error(sources, exc) from None
-    files = tuple(f for part in parts for f in (part.path, part.csv and part.csv.path) if f)
+    files: list[str] = []
+    for part in parts:
+        files.append(part.path)
+        if part.csv is not None:
+            files.append(part.csv.path)
     try:
         return checks.check_and_build(
-            document, catalog, source=given, files=files, digest=_digest(parts)
+            document, catalog, source=given, files=tuple(files), digest=_digest(parts)
         )
     except checks.Problem as problem:
         raise _error(
@@ -160,10 +170,11 @@ def _read_part(path: str, *, in_directory: bool) -> _Part:
             path=path,
         )
     if not isinstance(data, dict):
+        root = locate(text, [()]).get(())
         raise ManifestError(
             f"{what} must be a YAML mapping (key: value lines) at the top level, not {_kind(data)}",
             path=path,
-            line=1,
+            line=root.line if root else None,
         )
     part = _Part(path=path, text=text, raw=raw, data=data)
     if "version" in data:

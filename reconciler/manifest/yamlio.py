@@ -120,7 +120,7 @@ def read_text(path: str, *, what: str = "manifest") -> tuple[str, bytes]:
 
 def _os_reason(exc: OSError, what: str) -> str:
     if isinstance(exc, FileNotFoundError):
-        return f"no such {what} file or directory"
+        return f"no such {what}" + (" file or directory" if what == "manifest" else "")
     if isinstance(exc, IsADirectoryError):
         return f"expected a {what} file, found a directory"
     if isinstance(exc, PermissionError):
