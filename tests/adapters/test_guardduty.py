@@ -102,3 +102,33 @@ def test_create_and_invite_should_send_model_shapes_and_return_unprocessed(
         )
         == []
     )
+
+
+def test_removal_and_restart_calls_send_model_shapes(
+    guardduty: tuple[GuardDutyAdapter, Stubber],
+) -> None:
+    adapter, stubber = guardduty
+    stub_detector(stubber)
+    stubber.add_response(
+        "list_members",
+        {"Members": []},
+        {"DetectorId": DETECTOR, "OnlyAssociated": "false", "MaxResults": 50},
+    )
+    one = account(1)
+    not_member = "The request is rejected because the given account ID is not an associated member of account the current account."
+    for method in ("disassociate_members", "delete_members", "start_monitoring_members"):
+        stubber.add_response(
+            method,
+            {"UnprocessedAccounts": [{"AccountId": one, "Result": not_member}]},
+            {"DetectorId": DETECTOR, "AccountIds": [one]},
+        )
+    stubber.add_response(
+        "describe_organization_configuration",
+        {"AutoEnableOrganizationMembers": "ALL", "MemberAccountLimitReached": False},
+        {"DetectorId": DETECTOR},
+    )
+    adapter.observe()
+    assert [u.reason for u in adapter.disassociate_members([one])] == [not_member]
+    assert [u.account_id for u in adapter.delete_members([one])] == [one]
+    assert len(adapter.start_monitoring_members([one])) == 1
+    assert adapter.organization_auto_enable() == "ALL"
