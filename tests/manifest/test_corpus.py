@@ -50,6 +50,15 @@ def test_the_corpus_is_large_and_indexed() -> None:
     assert len(EXPECTED) >= 60
 
 
+@pytest.mark.parametrize("name", sorted(n for n in EXPECTED if (CORPUS / n).is_file()))
+def test_marked_line_is_the_expected_line(name: str) -> None:
+    # Files mark the line their error is on with `# <-- error`; the index must agree.
+    lines = (CORPUS / name).read_bytes().split(b"\n")
+    marked = [number for number, line in enumerate(lines, 1) if b"# <-- error" in line]
+    if marked:
+        assert marked == [EXPECTED[name]["line"]]
+
+
 @pytest.mark.parametrize("name", sorted(EXPECTED))
 def test_bad_manifest_is_refused(name: str, catalog: RegionCatalog) -> None:
     expected = EXPECTED[name]
