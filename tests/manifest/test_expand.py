@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pytest
 
 from reconciler.errors import UsageError
@@ -152,17 +150,13 @@ def _big_manifest(count: int) -> str:
     return head + rows
 
 
-def test_fifty_thousand_members_load_and_expand_quickly(
+def test_fifty_thousand_members_load_and_expand(
     write: WriteManifest, catalog: RegionCatalog
 ) -> None:
-    # Generous bounds (several times what a slow CI machine takes) that still catch a
-    # quadratic step or a per-member Python validator creeping back in.
+    # Speed is measured by the benchmarks (python -m benchmarks), never asserted here.
     path = write(_big_manifest(50_000))
-    started = time.process_time()
     manifest = load_manifest(path, catalog=catalog)
-    loaded = time.process_time()
     state = expand(manifest)
-    expanded = time.process_time()
-    assert len(state.shards[ShardKey(GD, "us-east-1")]) == 50_000
-    assert loaded - started < 5.0
-    assert expanded - loaded < 1.5
+    members = state.shards[ShardKey(GD, "us-east-1")]
+    assert len(members) == 50_000
+    assert members["200000049999"].email == "aws+49999@example.com"
