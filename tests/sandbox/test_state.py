@@ -316,3 +316,19 @@ def test_yaml_errors_and_unquoted_keys(tmp_path: Path) -> None:
 
     with pytest.raises(SandboxStateError, match="cannot read"):
         SandboxState.load(tmp_path / "missing.yaml")
+
+
+def test_json_state_files(tmp_path: Path) -> None:
+    state = quickstart_state()
+    state.add_members(
+        ADMIN,
+        "eu-west-1",
+        "guardduty",
+        [{"accountId": EXTERNAL, "email": "aws+888@example.com", "status": "Invited"}],
+    )
+    as_json = tmp_path / "state.json"
+    state.save(as_json)
+    assert as_json.read_text().startswith("{")
+    assert SandboxState.load(as_json).to_dict() == state.to_dict()
+    # JSON is YAML: the YAML path reads it too.
+    assert yaml.safe_load(as_json.read_text()) == state.to_dict()
