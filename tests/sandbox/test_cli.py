@@ -14,7 +14,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from reconciler.sandbox import SandboxState
+from reconciler.sandbox import Sandbox, SandboxState
 from reconciler.sandbox.cli import main
 from tests.sandbox.conftest import ADMIN, EXTERNAL, QUICKSTART_STATE, REPO
 
@@ -123,3 +123,8 @@ def test_bad_flags_exit_2(flags: list[str]) -> None:
     with pytest.raises(SystemExit) as excinfo:
         main(["--state", str(QUICKSTART_STATE), *flags])
     assert excinfo.value.code == 2
+
+
+def test_embedded_sandbox_refuses_non_loopback_hosts() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        Sandbox(SandboxState.load(QUICKSTART_STATE), host="0.0.0.0")
