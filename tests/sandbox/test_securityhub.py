@@ -216,3 +216,33 @@ def test_validation_errors(client: ClientFactory) -> None:
     with pytest.raises(ClientError) as excinfo:
         sh.list_members(NextToken="not-a-token")
     assert error_of(excinfo)[:2] == ("InvalidInputException", 400)
+
+
+def test_deprecated_master_calls_of_both_services(
+    client: ClientFactory, assume: Assume, sandbox: Sandbox
+) -> None:
+    keys = assume(EXTERNAL)
+    gd = client("guardduty")
+    gd_detector = gd.list_detectors()["DetectorIds"][0]
+    gd.create_members(
+        DetectorId=gd_detector,
+        AccountDetails=[{"AccountId": EXTERNAL, "Email": "aws+888@example.com"}],
+    )
+    gd.invite_members(DetectorId=gd_detector, AccountIds=[EXTERNAL])
+    client("securityhub").create_members(AccountDetails=[{"AccountId": EXTERNAL}])
+    client("securityhub").invite_members(AccountIds=[EXTERNAL])
+
+    member_gd = client("guardduty", credentials=keys)
+    own_detector = member_gd.list_detectors()["DetectorIds"][0]
+    invitation = member_gd.list_invitations()["Invitations"][0]["InvitationId"]
+    member_gd.accept_invitation(DetectorId=own_detector, MasterId=ADMIN, InvitationId=invitation)
+    member_gd.disassociate_from_master_account(DetectorId=own_detector)
+
+    member_sh = client("securityhub", credentials=keys)
+    invitation = member_sh.list_invitations()["Invitations"][0]["InvitationId"]
+    member_sh.accept_invitation(MasterId=ADMIN, InvitationId=invitation)
+    member_sh.disassociate_from_master_account()
+
+    for service in ("guardduty", "securityhub"):
+        assert sandbox.state.member(ADMIN, "eu-west-1", service, EXTERNAL)["status"] == "Resigned"
+        assert sandbox.state.administrator_of(EXTERNAL, "eu-west-1", service) is None
