@@ -112,8 +112,12 @@ def apply_shard(
     administrator_account_id: str = "",
     acceptor: AcceptPort | None = None,
     max_concurrency: int = 8,
+    on_progress: Callable[[int], None] | None = None,
 ) -> ShardApplication:
-    """Run ``actions`` (one shard's, in plan order) against ``port``."""
+    """Run ``actions`` (one shard's, in plan order) against ``port``.
+
+    ``on_progress`` is told how many accounts each action covered, as it completes.
+    """
     application = ShardApplication(port.key, {})
     accepts: list[Action] = []
     for action in actions:
@@ -124,6 +128,8 @@ def apply_shard(
         members = [m for m in action.members if not application.progress(m.account_id).failed]
         if members:
             _run_batch(port, action.step, members, settings, application)
+        if on_progress is not None:
+            on_progress(len(action.members))
     if accepts:
         _run_accepts(
             port.key,
@@ -133,6 +139,8 @@ def apply_shard(
             administrator_account_id=administrator_account_id,
             max_concurrency=max_concurrency,
         )
+        if on_progress is not None:
+            on_progress(len(accepts))
     return application
 
 

@@ -16,6 +16,7 @@ The plan goes to stdout; logs and error lines go to stderr.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -82,7 +83,12 @@ def build_parser() -> argparse.ArgumentParser:
         choices=[service.value for service in Service],
         help="only this service (repeatable)",
     )
-    parser.add_argument("--output", choices=("text", "json"), default="text")
+    parser.add_argument(
+        "--output",
+        choices=("text", "json", "markdown"),
+        default="text",
+        help="the plan on stdout: text, json (versioned schema) or markdown (a PR comment)",
+    )
     parser.add_argument(
         "--detailed-exitcode",
         action="store_true",
@@ -114,6 +120,46 @@ def build_parser() -> argparse.ArgumentParser:
         "--allow-mass-prune",
         action="store_true",
         help="apply a prune that removes more accounts than prune.maxDeletions",
+    )
+    parser.add_argument(
+        "--out",
+        metavar="PLAN.json",
+        help="with --dry-run: save the plan, with fingerprints of what it was computed from",
+    )
+    parser.add_argument(
+        "--plan",
+        metavar="PLAN.json",
+        dest="saved_plan",
+        help="apply exactly this saved plan, if the manifest and the members it touches are "
+        "unchanged; the manifest defaults to the one the plan names",
+    )
+    parser.add_argument(
+        "--validate",
+        action="store_true",
+        help="check the manifest (schema and semantics) and exit: 0 valid, 3 invalid; no AWS call",
+    )
+    parser.add_argument(
+        "--iam-policy",
+        nargs="?",
+        const="administrator",
+        choices=("administrator", "member", "organization-reader"),
+        metavar="PRINCIPAL",
+        help="print the least-privilege IAM policy of a principal (default administrator; "
+        "member, organization-reader) and exit; tailored to --manifest when given",
+    )
+    parser.add_argument(
+        "--read-only", action="store_true", help="with --iam-policy: only what --dry-run needs"
+    )
+    parser.add_argument(
+        "--metrics-file",
+        metavar="PATH",
+        help="write Prometheus metrics of the run there (textfile collector format, atomic)",
+    )
+    parser.add_argument(
+        "--pushgateway", metavar="URL", help="push Prometheus metrics of the run to a Pushgateway"
+    )
+    parser.add_argument(
+        "--no-progress", action="store_true", help="no progress bars or progress events"
     )
     parser.add_argument(
         "--sandbox",
@@ -148,112 +194,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     logs.configure(
         log_format=args.log_format, level=args.log_level, mask_emails=not args.show_emails
     )
+    run = _Run(args)
     try:
-        return _run(args)
+        code = run.execute()
     except (UsageError, ManifestError) as exc:
         _error(str(exc))
-        return EXIT_INVALID
+        code = EXIT_INVALID
     except DryRunViolation as exc:
         _error(f"refused: {exc}")
-        return EXIT_FAILED
+        code = EXIT_FAILED
     except (IdentityMismatch, PlanRefused) as exc:
         _error(str(exc))
-        return EXIT_FAILED
+        code = EXIT_FAILED
     except ReconcilerError as exc:
         _error(str(exc))
-        return EXIT_FAILED
+        code = EXIT_FAILED
     except KeyboardInterrupt:
         _error("interrupted; rerun to converge (every action is idempotent)")
-        return EXIT_FAILED
-
-
-def _run(args: argparse.Namespace) -> int:
-    # Imported here so `reconcile --help` and invocation errors stay fast and AWS-free.
-    from reconciler import pipeline, report
-    from reconciler.aws import members, ratelimit, session, wiring
-    from reconciler.aws.regions import load_region_catalog
-    from reconciler.manifest import expand, load_manifest
-
-    if not args.manifest:
-        raise UsageError(f"no manifest: pass --manifest PATH or set ${MANIFEST_ENV}")
-    if args.detailed_exitcode and not args.dry_run:
-        raise UsageError("--detailed-exitcode only makes sense with --dry-run")
-    if args.sandbox_save and not args.sandbox:
-        raise UsageError("--sandbox-save needs --sandbox")
-    rates = _parse_rates(args.rate, ratelimit.Rate)
-
-    manifest = load_manifest(args.manifest, catalog=load_region_catalog())
-    services = [Service(name) for name in args.services] if args.services else None
-    # Expanded once before any AWS call, so a bad --service/--region is exit 3 with no call;
-    # again below once the organization's accounts are known.
-    desired = expand(manifest, services=services, regions=args.regions)
-    home_region = desired.regions[0]
-
-    with _aws_session(args) as (boto_session, endpoint_url):
-        base = session.ClientFactory(
-            boto_session,
-            dry_run=args.dry_run,
-            limiter=ratelimit.RateLimiter(rates),
-            settings=session.ClientSettings(
-                max_attempts=args.max_attempts,
-                endpoint_url=endpoint_url,
-                max_pool_connections=max(10, args.max_concurrency * 2),
-            ),
-        )
-        factory = session.administrator_factory(
-            base,
-            expected_account=desired.administrator_account_id,
-            role_arn=desired.administrator_role_arn,
-            region=home_region,
-        )
-        source = manifest.members_from
-        if source is not None:
-            from reconciler.aws.organizations import organization_members
-
-            accounts = organization_members(
-                factory,
-                partition=desired.partition,
-                ous=source.ous,
-                recursive=source.recursive,
-                role_arn=source.role_arn,
-                sts_region=home_region,
-            )
-            log.info("organization.listed", accounts=len(accounts))
-            desired = expand(
-                manifest, services=services, regions=args.regions, organization_accounts=accounts
-            )
-        accept = {
-            service: settings.accept
-            for service, settings in desired.services.items()
-            if settings.accept is not None
-        }
-        acceptor = (
-            members.MemberAccounts(
-                factory, partition=desired.partition, accept=accept, sts_region=home_region
-            )
-            if accept
-            else None
-        )
-        ports = wiring.member_ports(factory, desired)
-        outcome = pipeline.run(
-            desired,
-            ports,
-            dry_run=args.dry_run,
-            max_concurrency=args.max_concurrency,
-            acceptor=acceptor,
-            allow_mass_prune=args.allow_mass_prune,
-        )
-
-    extra = {"aws_calls": base.stats.snapshot()}
-    mask = not args.show_emails
-    if args.output == "json":
-        sys.stdout.write(report.render_json(outcome, mask_emails=mask, extra=extra))
-    else:
-        sys.stdout.write(report.render_text(outcome, mask_emails=mask))
-    sys.stdout.flush()
-
-    code = exit_code(outcome.status, detailed=args.detailed_exitcode)
-    log.info("run.summary", exit_code=code, **report.summary(outcome, extra))
+        code = EXIT_FAILED
+    try:
+        run.export_metrics(code)
+    except OSError as exc:
+        _error(f"could not export metrics: {exc}")
+        code = code or EXIT_FAILED
     return code
 
 
@@ -264,6 +227,250 @@ def exit_code(status: Any, *, detailed: bool) -> int:
         return EXIT_FAILED
     if status is RunStatus.CHANGES_PENDING:
         return EXIT_CHANGES_PENDING if detailed else EXIT_CONVERGED
+    return EXIT_CONVERGED
+
+
+class _Run:
+    """One invocation: the steps in order, and what the metrics export needs afterwards."""
+
+    def __init__(self, args: argparse.Namespace) -> None:
+        self.args = args
+        self.outcome: Any = None
+        self.stats: Any = None
+        self.active = False  # True once the invocation got past validation (a run to report)
+
+    def execute(self) -> int:
+        if self.args.iam_policy:
+            return _print_iam_policy(self.args)
+        if self.args.read_only:
+            raise UsageError("--read-only goes with --iam-policy")
+        if self.args.validate:
+            return _validate(self.args)
+        return self._reconcile()
+
+    def _reconcile(self) -> int:
+        # Imported here so `reconcile --help` and invocation errors stay fast and AWS-free.
+        from reconciler import pipeline, planfile, report
+        from reconciler.aws import members, ratelimit, session, wiring
+        from reconciler.aws.regions import load_region_catalog
+        from reconciler.manifest import expand, load_manifest
+        from reconciler.metrics import shard_numbers
+        from reconciler.progress import make_progress
+
+        args = self.args
+        saved = _load_saved_plan(args) if args.saved_plan else None
+        _check_combinations(args)
+        rates = _parse_rates(args.rate, ratelimit.Rate)
+
+        manifest = load_manifest(args.manifest, catalog=load_region_catalog())
+        services: list[Service] | None = (
+            [Service(name) for name in args.services] if args.services else None
+        )
+        regions: list[str] | None = args.regions
+        if saved is not None:
+            services, regions = list(saved.services), list(saved.regions)
+        # Expanded once before any AWS call, so a bad --service/--region is exit 3 with no
+        # call; again below once the organization's accounts are known.
+        desired = expand(manifest, services=services, regions=regions)
+        home_region = desired.regions[0]
+        self.active = True
+
+        with _aws_session(args) as (boto_session, endpoint_url):
+            base = session.ClientFactory(
+                boto_session,
+                dry_run=args.dry_run,
+                limiter=ratelimit.RateLimiter(rates),
+                settings=session.ClientSettings(
+                    max_attempts=args.max_attempts,
+                    endpoint_url=endpoint_url,
+                    max_pool_connections=max(10, args.max_concurrency * 2),
+                ),
+            )
+            self.stats = base.stats
+            factory = session.administrator_factory(
+                base,
+                expected_account=desired.administrator_account_id,
+                role_arn=desired.administrator_role_arn,
+                region=home_region,
+            )
+            source = manifest.members_from
+            if source is not None:
+                from reconciler.aws.organizations import organization_members
+
+                accounts = organization_members(
+                    factory,
+                    partition=desired.partition,
+                    ous=source.ous,
+                    recursive=source.recursive,
+                    role_arn=source.role_arn,
+                    sts_region=home_region,
+                )
+                log.info("organization.listed", accounts=len(accounts))
+                desired = expand(
+                    manifest, services=services, regions=regions, organization_accounts=accounts
+                )
+            accept = {
+                service: settings.accept
+                for service, settings in desired.services.items()
+                if settings.accept is not None
+            }
+            acceptor = (
+                members.MemberAccounts(
+                    factory, partition=desired.partition, accept=accept, sts_region=home_region
+                )
+                if accept
+                else None
+            )
+            outcome = pipeline.run(
+                desired,
+                wiring.member_ports(factory, desired),
+                dry_run=args.dry_run,
+                max_concurrency=args.max_concurrency,
+                acceptor=acceptor,
+                allow_mass_prune=args.allow_mass_prune,
+                saved=saved,
+                progress=make_progress(
+                    log_format=logs.resolved_format(args.log_format, sys.stderr),
+                    stream=sys.stderr,
+                    enabled=not args.no_progress,
+                ),
+            )
+        self.outcome = outcome
+
+        if args.out:
+            _write_atomically(
+                args.out,
+                planfile.dump(outcome.plan, desired=desired, observations=outcome.observations),
+            )
+            log.info("plan.saved", path=args.out, actions=len(outcome.plan.actions))
+
+        extra = {"aws_calls": base.stats.snapshot()}
+        mask = not args.show_emails
+        if args.output == "json":
+            rendered = report.render_json(outcome, mask_emails=mask, extra=extra)
+        elif args.output == "markdown":
+            rendered = report.render_markdown(outcome, mask_emails=mask)
+        else:
+            color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
+            rendered = report.render_text(outcome, mask_emails=mask, color=color)
+        sys.stdout.write(rendered)
+        sys.stdout.flush()
+        _github_step_summary(report.render_markdown(outcome, mask_emails=mask))
+
+        code = exit_code(outcome.status, detailed=args.detailed_exitcode)
+        log.info(
+            "run.summary",
+            exit_code=code,
+            **report.summary(outcome, extra),
+            per_shard=[{**n, "drift": dict(n["drift"])} for n in shard_numbers(outcome)],
+        )
+        return code
+
+    def export_metrics(self, code: int) -> None:
+        args = self.args
+        if not (args.metrics_file or args.pushgateway) or not self.active:
+            return
+        from reconciler import metrics
+
+        previous = metrics.previous_success(args.metrics_file) if args.metrics_file else None
+        calls = self.stats.snapshot() if self.stats is not None else {}
+        registry = (
+            metrics.build_registry(
+                self.outcome, calls=calls, exit_code=code, previous_success=previous
+            )
+            if self.outcome is not None
+            else metrics.failure_registry(exit_code=code, previous_success=previous)
+        )
+        if args.metrics_file:
+            metrics.write_textfile(registry, args.metrics_file)
+            log.info("metrics.written", path=args.metrics_file)
+        if args.pushgateway:
+            grouping = {"manifest": os.path.basename(os.path.normpath(args.manifest or "-"))}
+            metrics.push(registry, args.pushgateway, grouping=grouping)
+            log.info("metrics.pushed", url=args.pushgateway)
+
+
+def _check_combinations(args: argparse.Namespace) -> None:
+    if not args.manifest:
+        raise UsageError(f"no manifest: pass --manifest PATH or set ${MANIFEST_ENV}")
+    if args.detailed_exitcode and not args.dry_run:
+        raise UsageError("--detailed-exitcode only makes sense with --dry-run")
+    if args.sandbox_save and not args.sandbox:
+        raise UsageError("--sandbox-save needs --sandbox")
+    if args.out and not args.dry_run:
+        raise UsageError("--out saves a plan for review: use it with --dry-run")
+    if args.saved_plan and (args.dry_run or args.out):
+        raise UsageError("--plan applies a saved plan: it takes neither --dry-run nor --out")
+    if args.saved_plan and (args.services or args.regions):
+        raise UsageError("--plan applies the saved plan's own services and regions")
+
+
+def _load_saved_plan(args: argparse.Namespace) -> Any:
+    from reconciler import planfile
+
+    try:
+        with open(args.saved_plan, encoding="utf-8") as handle:
+            text = handle.read()
+    except OSError as exc:
+        raise UsageError(f"--plan {args.saved_plan}: {exc.strerror}") from None
+    saved = planfile.load(text, path=args.saved_plan)
+    if not args.manifest:
+        args.manifest = saved.manifest
+    return saved
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from reconciler.aws.regions import load_region_catalog
+    from reconciler.manifest import expand, load_manifest
+
+    if not args.manifest:
+        raise UsageError(f"no manifest: pass --manifest PATH or set ${MANIFEST_ENV}")
+    manifest = load_manifest(args.manifest, catalog=load_region_catalog())
+    services = [Service(name) for name in args.services] if args.services else None
+    desired = expand(manifest, services=services, regions=args.regions)
+    accounts = {account for shard in desired.shards.values() for account in shard}
+    from_org = " (plus the accounts membersFrom selects)" if manifest.members_from else ""
+    sys.stdout.write(
+        f"{args.manifest}: valid: {len(accounts)} member accounts{from_org}, "
+        f"{len(desired.services)} services × {len(desired.regions)} regions "
+        f"({len(desired.shards)} shards), partition {desired.partition}\n"
+    )
+    return EXIT_CONVERGED
+
+
+def _print_iam_policy(args: argparse.Namespace) -> int:
+    from reconciler.aws import iam
+
+    services: list[str] | None = None
+    assume_roles: list[str] = []
+    reads_organization = False
+    if args.manifest:
+        from reconciler.aws.regions import load_region_catalog
+        from reconciler.manifest import expand, load_manifest
+
+        manifest = load_manifest(args.manifest, catalog=load_region_catalog())
+        desired = expand(manifest)
+        services = [service.value for service in desired.services]
+        if not args.read_only:
+            # Accepting is an apply step: a dry-run never assumes member roles.
+            for settings in desired.services.values():
+                if settings.accept is not None:
+                    role = settings.accept.role_name
+                    assume_roles.append(f"arn:{desired.partition}:iam::*:role/{role}")
+        source = manifest.members_from
+        if source is not None:
+            if source.role_arn:
+                assume_roles.append(source.role_arn)
+            else:
+                reads_organization = True
+    document = iam.policy(
+        args.iam_policy,
+        read_only=args.read_only,
+        services=services,
+        assume_roles=assume_roles,
+        reads_organization=reads_organization,
+    )
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
     return EXIT_CONVERGED
 
 
@@ -283,6 +490,26 @@ def _parse_rates(values: Sequence[str], rate_type: Any) -> dict[str, Any]:
     return rates
 
 
+def _write_atomically(path: str, text: str) -> None:
+    directory = os.path.dirname(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{os.path.basename(path)}.tmp")
+    with open(temporary, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    os.replace(temporary, path)
+
+
+def _github_step_summary(markdown: str) -> None:
+    """Under GitHub Actions, append the markdown summary to the job's summary page."""
+    target = os.environ.get("GITHUB_STEP_SUMMARY")
+    if not target:
+        return
+    try:
+        with open(target, "a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+    except OSError as exc:
+        log.warning("github.summary.failed", error=str(exc))
+
+
 @contextmanager
 def _aws_session(args: argparse.Namespace) -> Iterator[tuple[Any, str | None]]:
     """The boto3 session to use, and the endpoint override (the embedded sandbox's)."""
@@ -292,9 +519,12 @@ def _aws_session(args: argparse.Namespace) -> Iterator[tuple[Any, str | None]]:
         yield boto3.Session(), None
         return
 
-    from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+    from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState, SandboxStateError
 
-    state = SandboxState.load(args.sandbox)
+    try:
+        state = SandboxState.load(args.sandbox)
+    except SandboxStateError as exc:
+        raise UsageError(f"--sandbox: {exc}") from None
     with Sandbox(state, SandboxOptions(), host="127.0.0.1", port=0) as sandbox:
         sandbox.start()
         access_key, secret_key = sandbox.credentials

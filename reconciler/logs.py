@@ -31,7 +31,7 @@ def configure(
 ) -> None:
     """Set up structlog for this process; ``log_format`` None picks by whether stderr is a TTY."""
     out = stream if stream is not None else sys.stderr
-    chosen = log_format or ("console" if out.isatty() else "json")
+    chosen = resolved_format(log_format, out)
 
     def redact(_: Any, __: str, event: MutableMapping[str, Any]) -> MutableMapping[str, Any]:
         for name, value in list(event.items()):
@@ -61,6 +61,11 @@ def configure(
         ),
         cache_logger_on_first_use=False,
     )
+
+
+def resolved_format(log_format: str | None, stream: TextIO) -> str:
+    """The format in force: the one asked for, else console on a TTY and JSON elsewhere."""
+    return log_format or ("console" if stream.isatty() else "json")
 
 
 class _Stderr:

@@ -12,17 +12,21 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 import structlog
 
+from reconciler import planfile
 from reconciler.apply import apply_shard
 from reconciler.diff import is_prune_candidate
+from reconciler.errors import PlanRefused
 from reconciler.model import DesiredState, Mode, Service, ShardKey, ShardObservation
 from reconciler.observe import observe_all
 from reconciler.plan import Plan, build_plan
+from reconciler.planfile import SavedPlan
 from reconciler.ports import AcceptPort, MemberPort
+from reconciler.progress import NoProgress, Progress
 from reconciler.verify import AccountResult, Outcome, verify_shard
 
 log = structlog.get_logger("reconciler.pipeline")
@@ -66,7 +70,10 @@ def run(
     max_concurrency: int = 8,
     acceptor: AcceptPort | None = None,
     allow_mass_prune: bool = False,
+    saved: SavedPlan | None = None,
+    progress: Progress | None = None,
 ) -> RunReport:
+    """One reconcile run; with ``saved``, apply exactly that reviewed plan, or refuse."""
     started = time.monotonic()
     observations = observe_all(
         ports,
@@ -74,6 +81,8 @@ def run(
         wants_auto_enable=lambda observation: needs_auto_enable(desired, observation),
     )
     plan = build_plan(desired, observations, allow_mass_prune=allow_mass_prune)
+    if saved is not None:
+        plan = _saved_plan(desired, observations, plan, saved)
     log.info(
         "plan.built",
         actions=len(plan.actions),
@@ -84,7 +93,12 @@ def run(
     results: tuple[AccountResult, ...] | None = None
     if not dry_run:
         results = _apply_and_verify(
-            desired, ports, plan, max_concurrency=max_concurrency, acceptor=acceptor
+            desired,
+            ports,
+            plan,
+            max_concurrency=max_concurrency,
+            acceptor=acceptor,
+            progress=progress or NoProgress(),
         )
     return RunReport(
         desired=desired,
@@ -94,6 +108,30 @@ def run(
         results=results,
         duration_seconds=time.monotonic() - started,
     )
+
+
+def _saved_plan(
+    desired: DesiredState,
+    observations: Mapping[ShardKey, ShardObservation],
+    fresh: Plan,
+    saved: SavedPlan,
+) -> Plan:
+    """The saved actions, if they are still exactly right; PlanRefused otherwise."""
+    if planfile.desired_fingerprint(desired) != saved.desired_fingerprint:
+        raise PlanRefused(
+            "saved plan refused, nothing applied: the manifest (or the Organizations accounts it "
+            "selects) changed since the plan was made; make a new plan"
+        )
+    if fresh.is_empty:
+        log.info("plan.saved.already_applied", actions=len(saved.actions))
+        return fresh
+    stale = planfile.stale_actions(saved, observations)
+    if stale:
+        raise PlanRefused(
+            "saved plan refused, nothing applied: " + "; ".join(stale) + "; make a new plan"
+        )
+    log.info("plan.saved.valid", actions=len(saved.actions))
+    return replace(fresh, actions=saved.actions)
 
 
 def needs_auto_enable(desired: DesiredState, observation: ShardObservation) -> bool:
@@ -126,6 +164,7 @@ def _apply_and_verify(
     *,
     max_concurrency: int,
     acceptor: AcceptPort | None,
+    progress: Progress,
 ) -> tuple[AccountResult, ...]:
     keys = sorted({action.key for action in plan.actions})
     if not keys:
@@ -140,10 +179,15 @@ def _apply_and_verify(
             administrator_account_id=desired.administrator_account_id,
             acceptor=acceptor,
             max_concurrency=max_concurrency,
+            on_progress=lambda accounts: progress.advance(key, accounts),
         )
         results, _ = verify_shard(ports[key], application)
         return results
 
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        per_shard = list(pool.map(one_shard, keys))
+    progress.start({key: sum(len(a.account_ids) for a in plan.actions_for(key)) for key in keys})
+    try:
+        with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+            per_shard = list(pool.map(one_shard, keys))
+    finally:
+        progress.finish()
     return tuple(result for results in per_shard for result in results)

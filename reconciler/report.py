@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 from reconciler.diff import DriftKind
 from reconciler.pipeline import RunReport, RunStatus
@@ -116,38 +116,50 @@ def render_json(
     return json.dumps(document, indent=2) + "\n"
 
 
-def render_text(report: RunReport, *, mask_emails: bool = True) -> str:
+def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = False) -> str:
+    """The Terraform-style plan; ``color`` adds ANSI colours (the CLI: TTY and no NO_COLOR)."""
+    paint = _Painter(color)
     plan = report.plan
     lines: list[str] = []
     mode = "dry run, nothing will be changed" if report.dry_run else "apply"
     lines.append(
-        f"Reconcile plan for administrator {report.desired.administrator_account_id} "
-        f"({report.desired.source}; {mode})"
+        paint.bold(
+            f"Reconcile plan for administrator {report.desired.administrator_account_id} "
+            f"({report.desired.source}; {mode})"
+        )
     )
     lines.append("")
     for shard in plan.shards:
         label = f"{shard.key.service.value} {shard.key.region}"
         if not shard.ready:
-            lines.append(f"{label}: BLOCKED: {clean(shard.reason or '', mask=mask_emails)}")
+            reason = clean(shard.reason or "", mask=mask_emails)
+            lines.append(paint.red(f"{label}: BLOCKED: {reason}"))
             continue
         actions = plan.actions_for(shard.key)
         drift = [item for item in plan.drift if item.key == shard.key]
         state = "up to date" if not actions and not drift else "changes"
         lines.append(f"{label}: {state} ({shard.desired} desired, {shard.observed} members in AWS)")
-        entries: list[str] = []
+        entries: list[tuple[str, str]] = []
+        width = max([len(a.step.value) for a in actions] + [len(d.kind.value) for d in drift] + [6])
         for action in actions:
             for member in action.members:
                 email = f" ({member.email})" if member.email else ""
                 entries.append(
-                    f"  {action.step.symbol} {action.step.value:<17} {member.account_id}{email}"
+                    (
+                        action.step.symbol,
+                        f"  {action.step.symbol} {action.step.value:<{width}} "
+                        f"{member.account_id}{email}",
+                    )
                 )
         for item in drift:
             if item.kind in PLANNED_KINDS:
                 continue  # already shown as the + / ~ line that fixes it
             marker = "!" if item.blocking else "?"
-            entries.append(f"  {marker} {item.kind.value:<17} {item.account_id}: {item.detail}")
+            entries.append(
+                (marker, f"  {marker} {item.kind.value:<{width}} {item.account_id}: {item.detail}")
+            )
         shown = entries[:MAX_ACCOUNT_LINES_PER_SHARD]
-        lines.extend(clean(entry, mask=mask_emails) for entry in shown)
+        lines.extend(paint.marker(mark, clean(entry, mask=mask_emails)) for mark, entry in shown)
         if len(entries) > len(shown):
             lines.append(
                 f"  … and {len(entries) - len(shown)} more lines (the full list: --output json)"
@@ -159,15 +171,125 @@ def render_text(report: RunReport, *, mask_emails: bool = True) -> str:
         failed = report.failed_results
         lines.append(f"Apply: {counts['converged']} converged, {counts['failed']} failed.")
         for result in failed:
-            lines.append(
-                clean(
-                    f"  x {result.key.service.value} {result.key.region} {result.account_id}: "
-                    f"{result.reason}",
-                    mask=mask_emails,
-                )
-            )
-    lines.append(_verdict(report))
+            text = f"  x {result.key.service.value} {result.key.region} {result.account_id}: "
+            lines.append(paint.red(clean(text + result.reason, mask=mask_emails)))
+    verdict = _verdict(report)
+    lines.append(paint.red(verdict) if report.status is RunStatus.FAILED else paint.bold(verdict))
     return "\n".join(lines) + "\n"
+
+
+def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
+    """A compact pull-request comment: a table per shard, the actions, the drift.
+
+    Account lists longer than a few entries fold into ``<details>`` so the comment stays
+    readable at thousands of members.
+    """
+    plan = report.plan
+    counts = summary(report)
+    title = "dry run" if report.dry_run else "apply"
+    icon = {"converged": "✅", "changes-pending": "📝", "failed": "❌"}[report.status.value]
+    out: list[str] = [
+        f"### {icon} reconcile {title}: administrator `{report.desired.administrator_account_id}`",
+        "",
+        f"**{_plan_sentence(counts, calls=len(plan.actions))}.** {_verdict(report)}",
+        "",
+        "| service | region | status | desired | in AWS | changes | drift |",
+        "|---|---|---|---:|---:|---|---:|",
+    ]
+    for shard in plan.shards:
+        actions = plan.actions_for(shard.key)
+        per_step = Counter(a.step for a in actions for _ in a.account_ids)
+        changes = ", ".join(f"{n} {step.value}" for step, n in sorted(per_step.items())) or "–"
+        drift = sum(1 for d in plan.drift if d.key == shard.key and d.kind not in PLANNED_KINDS)
+        status = (
+            "ready"
+            if shard.ready
+            else f"**blocked**: {_md(clean(shard.reason or '', mask=mask_emails))}"
+        )
+        out.append(
+            f"| {shard.key.service.value} | {shard.key.region} | {status} | {shard.desired} "
+            f"| {shard.observed} | {changes} | {drift} |"
+        )
+    grouped: dict[tuple[str, str], list[str]] = {}
+    for action in plan.actions:
+        label = (f"{action.step.symbol} {action.step.value}", f"{action.key}")
+        grouped.setdefault(label, []).extend(action.account_ids)
+    if grouped:
+        out += ["", "#### Actions", ""]
+        for (step, where), accounts in grouped.items():
+            out.append(_md_accounts(f"`{step}` {where}", accounts))
+    reported = [d for d in plan.drift if d.kind not in PLANNED_KINDS]
+    if reported:
+        out += [
+            "",
+            "#### Drift",
+            "",
+            "| | service | region | account | kind | detail |",
+            "|---|---|---|---|---|---|",
+        ]
+        shown = reported[:MARKDOWN_MAX_DRIFT_ROWS]
+        for item in shown:
+            mark = "❗" if item.blocking else "ℹ️"
+            detail = _md(clean(item.detail, mask=mask_emails))
+            out.append(
+                f"| {mark} | {item.key.service.value} | {item.key.region} | `{item.account_id}` "
+                f"| {item.kind.value} | {detail} |"
+            )
+        if len(reported) > len(shown):
+            out.append(f"\n… and {len(reported) - len(shown)} more (see the JSON output).")
+    if report.results is not None and report.failed_results:
+        out += ["", "#### Failures", ""]
+        for result in report.failed_results:
+            reason = _md(clean(result.reason, mask=mask_emails))
+            out.append(f"- `{result.account_id}` {result.key}: {reason}")
+    return "\n".join(out) + "\n"
+
+
+MARKDOWN_INLINE_ACCOUNTS = 5
+MARKDOWN_MAX_DRIFT_ROWS = 100
+
+
+def _md_accounts(label: str, accounts: list[str]) -> str:
+    listed = ", ".join(f"`{a}`" for a in accounts)
+    if len(accounts) <= MARKDOWN_INLINE_ACCOUNTS:
+        return f"- {label}: {listed}"
+    return (
+        f"- {label}: {len(accounts)} accounts\n  <details><summary>accounts</summary>\n\n"
+        f"  {listed}\n\n  </details>"
+    )
+
+
+def _md(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+class _Painter:
+    """ANSI colours, or nothing: decided once, by the caller, from the terminal and NO_COLOR."""
+
+    CODES: ClassVar[dict[str, str]] = {
+        "+": "32",
+        "~": "33",
+        "±": "33",
+        "-": "31",
+        "!": "31",
+        "?": "36",
+    }
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+
+    def _wrap(self, code: str, text: str) -> str:
+        return f"\033[{code}m{text}\033[0m" if self.enabled else text
+
+    def marker(self, mark: str, text: str) -> str:
+        code = self.CODES.get(mark)
+        return self._wrap(code, text) if code else text
+
+    def red(self, text: str) -> str:
+        return self._wrap("31", text)
+
+    def bold(self, text: str) -> str:
+        return self._wrap("1", text)
 
 
 def _plan_sentence(counts: Mapping[str, Any], *, calls: int) -> str:

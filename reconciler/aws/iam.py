@@ -1,0 +1,85 @@
+"""The least-privilege IAM policy, generated from the declared operations.
+
+Every AWS operation the code can call is declared next to the adapter that calls it
+(:mod:`reconciler.aws.operations`), with its IAM action, whether it mutates and who calls it.
+``reconcile --iam-policy`` prints the policy of one principal from that table:
+
+- ``administrator``: the role the reconciler runs as, in the administrator account;
+- ``member``: the role assumed in member accounts to accept invitations;
+- ``organization-reader``: the role that lists the organization (``membersFrom``).
+
+``--read-only`` keeps only the non-mutating actions: exactly what ``--dry-run`` needs, since
+the dry-run guard refuses every mutating operation of the same table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from typing import Any
+
+from reconciler.aws import operations
+
+PRINCIPALS = ("administrator", "member", "organization-reader")
+
+# Operations that need no IAM permission at all (AWS allows them to every principal).
+NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
+
+_SIDS = {
+    "guardduty": "GuardDutyMembership",
+    "securityhub": "SecurityHubMembership",
+    "organizations": "ListOrganizationAccounts",
+}
+
+
+def policy(
+    principal: str = "administrator",
+    *,
+    read_only: bool = False,
+    services: Collection[str] | None = None,
+    assume_roles: Collection[str] = (),
+    reads_organization: bool = False,
+) -> dict[str, Any]:
+    """The policy document for ``principal``.
+
+    ``services`` limits it to some member services (None: both); ``assume_roles`` are the role
+    ARNs (wildcards allowed) the administrator assumes: member roles for accepting, the
+    organization reader's. Without them sts:AssumeRole is left out, never granted on ``*``.
+    ``reads_organization``: the administrator lists the organization itself (``membersFrom``
+    without a ``roleArn``), so it also gets the organization reader's actions.
+    """
+    principals = {principal}
+    if principal == "administrator" and reads_organization:
+        principals.add("organization-reader")
+    if principal not in PRINCIPALS:
+        raise ValueError(f"unknown principal {principal!r}; one of {', '.join(PRINCIPALS)}")
+    by_service: dict[str, list[str]] = {}
+    for spec in operations.all_operations():
+        if not principals & spec.principals or spec.iam_action in NO_PERMISSION_NEEDED:
+            continue
+        if read_only and spec.mutating:
+            continue
+        if spec.service == "sts":
+            continue  # granted below, scoped to the roles
+        member_service = spec.service in ("guardduty", "securityhub")
+        if services is not None and member_service and spec.service not in services:
+            continue
+        by_service.setdefault(spec.service, []).append(spec.iam_action)
+    statements: list[dict[str, Any]] = [
+        {
+            "Sid": _SIDS.get(service, service),
+            "Effect": "Allow",
+            "Action": sorted(set(actions)),
+            "Resource": "*",
+        }
+        for service, actions in sorted(by_service.items())
+    ]
+    if principal == "administrator" and assume_roles:
+        statements.append(
+            {
+                "Sid": "AssumeReconcilerRoles",
+                "Effect": "Allow",
+                "Action": ["sts:AssumeRole"],
+                "Resource": sorted(set(assume_roles)),
+            }
+        )
+    return {"Version": "2012-10-17", "Statement": statements}
