@@ -13,6 +13,7 @@ from typing import Any, ClassVar
 
 from reconciler.aws import operations
 from reconciler.aws.base import PAGE_SIZE, MemberAdapter
+from reconciler.errors import PermanentAwsError
 from reconciler.model import DesiredMember, InvitationSettings, Service, UnprocessedAccount
 
 OPERATIONS = operations.declare(
@@ -75,7 +76,12 @@ class GuardDutyAdapter(MemberAdapter):
     def organization_auto_enable(self) -> str | None:
         # Read only when prune may disassociate organization members: AWS refuses to while
         # autoEnableOrganizationMembers is ALL, and we would rather plan that than fail on it.
-        reply = self._call("DescribeOrganizationConfiguration", **self._scope())
+        try:
+            reply = self._call("DescribeOrganizationConfiguration", **self._scope())
+        except PermanentAwsError as exc:
+            if exc.status == 400:
+                return None  # not the organization's delegated administrator: no such setting
+            raise
         setting = reply.get("AutoEnableOrganizationMembers")
         if setting is None and reply.get("AutoEnable"):
             return "NEW"  # the older boolean form: new accounts only

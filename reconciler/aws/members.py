@@ -26,13 +26,13 @@ from reconciler.model import AcceptSettings, Service, ShardKey
 OPERATIONS = (
     *operations.declare(
         "guardduty",
-        reads=("ListDetectors", "ListInvitations"),
+        reads=("ListDetectors", "ListInvitations", "GetAdministratorAccount"),
         writes=("CreateDetector", "AcceptAdministratorInvitation"),
         principal="member",
     ),
     *operations.declare(
         "securityhub",
-        reads=("ListInvitations",),
+        reads=("ListInvitations", "GetAdministratorAccount"),
         writes=("EnableSecurityHub", "AcceptAdministratorInvitation"),
         principal="member",
     ),
@@ -116,7 +116,12 @@ class MemberAccounts:
                 f"{account_id} has no GuardDuty detector in {key.region}; enable GuardDuty "
                 "there, or set invitation.accept.createMemberDetector: true"
             )
-        invitation_id = self._invitation_from(client, where, administrator_account_id, account_id)
+        invitation_id = self._invitation_from(client, where, administrator_account_id)
+        if invitation_id is None:
+            self._require_administrator(
+                client, where, administrator_account_id, account_id, DetectorId=detector_id
+            )
+            return ", ".join([*done, "already accepted"])
         call(
             client,
             "AcceptAdministratorInvitation",
@@ -139,7 +144,10 @@ class MemberAccounts:
             done = "hub enabled, accepted"
         except ConflictError:
             pass  # 409: already subscribed, which is what we need
-        invitation_id = self._invitation_from(client, where, administrator_account_id, account_id)
+        invitation_id = self._invitation_from(client, where, administrator_account_id)
+        if invitation_id is None:
+            self._require_administrator(client, where, administrator_account_id, account_id)
+            return "already accepted"
         call(
             client,
             "AcceptAdministratorInvitation",
@@ -151,12 +159,38 @@ class MemberAccounts:
 
     @staticmethod
     def _invitation_from(
-        client: Any, where: dict[str, str], administrator_account_id: str, account_id: str
-    ) -> str:
+        client: Any, where: dict[str, str], administrator_account_id: str
+    ) -> str | None:
+        """The pending invitation from our administrator (every page), or None."""
         for page in paginate(client, "ListInvitations", **where):
             for invitation in page.get("Invitations", ()):
                 if str(invitation.get("AccountId")) == administrator_account_id:
                     return str(invitation["InvitationId"])
+        return None
+
+    @staticmethod
+    def _require_administrator(
+        client: Any,
+        where: dict[str, str],
+        administrator_account_id: str,
+        account_id: str,
+        **scope: str,
+    ) -> None:
+        """No invitation is pending: fine if the member already answers to us, else fail.
+
+        That happens when an earlier run accepted and was stopped before verifying, or when an
+        organization account was associated directly by CreateMembers.
+        """
+        reply = call(client, "GetAdministratorAccount", **where, **scope)
+        administrator = reply.get("Administrator") or {}
+        status = str(
+            administrator.get("RelationshipStatus") or administrator.get("MemberStatus") or ""
+        )
+        if (
+            str(administrator.get("AccountId")) == administrator_account_id
+            and status.casefold() == "enabled"
+        ):
+            return
         raise AcceptError(
             f"{account_id} has no pending {where['service']} invitation from "
             f"{administrator_account_id} in {where['region']}"
