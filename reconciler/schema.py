@@ -44,7 +44,7 @@ def manifest_json_schema() -> dict[str, Any]:
         "description": (
             "Which accounts must be GuardDuty and Security Hub members of the administrator "
             "account, in every region; read by `reconcile --manifest`. "
-            "Reference: docs/manifest.md."
+            "Reference: README.md, section 'Manifest reference'."
         ),
     }
 
