@@ -22,7 +22,9 @@ Aspects under test:
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -448,3 +450,44 @@ def test_govcloud_partition_end_to_end(make_bed: Callable[..., Bed]) -> None:
     assert result.code == 0, result.stdout + result.stderr
     assert {r["status"] for r in result.json()["results"]} == {"Enabled"}
     assert result.count("AssumeRole") == 2  # the administrator's role, then the member's
+
+
+def test_the_shipped_lifecycle_demo(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """manifests/lifecycle exercises every feature at once, through the embedded sandbox."""
+    from reconciler import cli
+
+    root = Path(__file__).parents[2]
+    saved = tmp_path / "after.yaml"
+    common = ["--manifest", str(root / "manifests" / "lifecycle"), "--log-level", "warning"]
+    code = cli.main(
+        [
+            *common,
+            "--sandbox",
+            str(root / "manifests" / "lifecycle-state.yaml"),
+            "--sandbox-save",
+            str(saved),
+            "--output",
+            "json",
+        ]
+    )
+    document = json.loads(capsys.readouterr().out)
+    assert code == 1  # ap-east-1 is not enabled: its two shards are blocked, honestly
+    assert [s["region"] for s in document["shards"] if s["status"] == "blocked"] == [
+        "ap-east-1"
+    ] * 2
+    steps = {a["step"] for a in document["actions"]}
+    assert steps == {
+        "delete-for-repair",
+        "create",
+        "invite",
+        "start-monitoring",
+        "accept",
+        "disassociate",
+        "delete",
+    }
+    assert document["summary"]["failed"] == 0
+    assert document["summary"]["converged"] == 30
+    assert cli.main([*common, "--sandbox", str(saved), "--dry-run", "--output", "json"]) == 1
+    rerun = json.loads(capsys.readouterr().out)
+    assert rerun["actions"] == []
+    assert rerun["summary"]["blocking_drift"] == 0
