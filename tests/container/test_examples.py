@@ -4,7 +4,7 @@ The examples are copied into other people's repositories and clusters, so a typo
 broken deployment somewhere else. Each file is parsed (YAML with the safe loader, JSON), the
 ECS files are validated against botocore's own service models (what ``--cli-input-json``
 accepts), the ConfigMap's manifest is loaded by the real manifest loader, and every
-``reconcile`` invocation found in the examples and in docs/operations.md is parsed by the real
+``reconcile`` invocation found in the examples and in the README is parsed by the real
 command-line parser (``reconciler.cli.build_parser``).
 """
 
@@ -35,7 +35,7 @@ CRONJOB = EXAMPLES / "kubernetes" / "cronjob.yaml"
 CONFIGMAP = EXAMPLES / "kubernetes" / "configmap.yaml"
 TASK_DEFINITION = EXAMPLES / "ecs" / "task-definition.json"
 SCHEDULE = EXAMPLES / "ecs" / "schedule.json"
-DOCS = [EXAMPLES / "README.md", df.REPO / "docs" / "operations.md"]
+DOCS = [EXAMPLES / "README.md", df.REPO / "README.md"]
 
 SHELL_OPERATORS = set("();<>|&")
 DOCKER_VALUE_FLAGS = {
