@@ -4,10 +4,13 @@ Receives a shard's desired members (from ``manifest.expand``), its observation (
 ``observe``) and the service's settings; hands the planner a :class:`ShardDiff`: the accounts
 each kind of fix applies to, and every drift item worth reporting.
 
-Membership and emails are compared with deepdiff on two dicts keyed by account ID, never on
-lists: ``ignore_order`` over lists is quadratic, a dict diff is linear, and at 50,000 members
-that is the difference between milliseconds and minutes. Statuses are not compared to a desired
-value (the manifest has none); they are classified against what the service's mode accepts.
+Membership and emails are compared as two dicts keyed by account ID (account → folded email),
+never as lists: set operations on the keys give the missing and unmanaged accounts, a lookup
+per shared key the changed emails, all linear. (A generic differ such as deepdiff gives the same
+answer on two flat dicts of strings, but builds a tree node per difference: onboarding 10,000
+accounts × 8 shards took 2.3 s of planning, during which no call went out.) Statuses are not
+compared to a desired value (the manifest has none); they are classified against what the
+service's mode accepts.
 
 We compare only what AWS returns for the kind of member: Security Hub returns no email for
 organization members, so an absent email is never drift (Terraform's false drift, #13906 and
@@ -19,8 +22,6 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
-
-from deepdiff import DeepDiff
 
 from reconciler.model import (
     DesiredMember,
@@ -209,7 +210,7 @@ def _membership_delta(
     """(missing, unmanaged, email-mismatched) account IDs, each sorted."""
     wanted_emails = {account: _fold(member.email) for account, member in desired.items()}
     # An email AWS does not return (organization members) or the manifest does not give is not
-    # compared: we put the other side's value in, so deepdiff sees no change there.
+    # compared: we put the other side's value in, so the comparison sees no change there.
     observed_emails = {
         account: (_fold(member.email) if member.email else wanted_emails.get(account, ""))
         for account, member in observed.items()
@@ -217,27 +218,18 @@ def _membership_delta(
     for account, wanted in wanted_emails.items():
         if not wanted and account in observed_emails:
             observed_emails[account] = ""
-    # Entries equal on both sides cannot differ; leaving them out keeps deepdiff's per-item
-    # cost (it builds a tree node per compared key) proportional to the change, not the org.
-    unchanged = {
-        account for account, email in wanted_emails.items() if observed_emails.get(account) == email
-    }
-    delta = DeepDiff(
-        {k: v for k, v in wanted_emails.items() if k not in unchanged},
-        {k: v for k, v in observed_emails.items() if k not in unchanged},
-        verbose_level=0,
-        view="tree",
-        # By default deepdiff reports two dicts sharing under a third of their keys as one
-        # changed value; we always want the per-account items.
-        threshold_to_diff_deeper=0,
-    )
-    missing = sorted(_keys(delta, "dictionary_item_removed"))
+    missing = sorted(wanted_emails.keys() - observed_emails.keys())
     unmanaged = sorted(
         account
-        for account in _keys(delta, "dictionary_item_added")
+        for account in observed_emails.keys() - wanted_emails.keys()
         if account != administrator_account_id
     )
-    return missing, unmanaged, sorted(_keys(delta, "values_changed"))
+    mismatched = sorted(
+        account
+        for account in wanted_emails.keys() & observed_emails.keys()
+        if wanted_emails[account] != observed_emails[account]
+    )
+    return missing, unmanaged, mismatched
 
 
 def _classify_unmanaged(
@@ -343,9 +335,3 @@ def _classify_status(
 
 def _fold(email: str | None) -> str:
     return email.strip().casefold() if email else ""
-
-
-def _keys(delta: DeepDiff, report: str) -> list[str]:
-    # Tree-view levels carry the dict key as the last path element; with flat dicts that is
-    # the account ID itself.
-    return [str(level.path(output_format="list")[0]) for level in delta.get(report, ())]
