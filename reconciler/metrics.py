@@ -18,16 +18,18 @@ import os
 import re
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Gauge, generate_latest, pushadd_to_gateway
 
+from reconciler.diff import DriftItem
+from reconciler.model import ShardKey
 from reconciler.pipeline import RunReport, RunStatus
 from reconciler.report import PLANNED_KINDS
-from reconciler.verify import Outcome
+from reconciler.verify import AccountResult, Outcome
 
 LAST_SUCCESS = "reconciler_last_success_timestamp_seconds"
 JOB = "reconciler"
@@ -36,15 +38,21 @@ JOB = "reconciler"
 def shard_numbers(report: RunReport) -> list[dict[str, Any]]:
     """Per shard: desired, observed and converged members, changes applied and failed, drift."""
     plan = report.plan
-    results = report.results or ()
+    # Grouped by shard in one pass each: filtering the whole drift and results per shard made
+    # this shards × members (0.5 s after onboarding 10,000 accounts in 8 shards).
+    drift_of: dict[ShardKey, list[DriftItem]] = defaultdict(list)
+    for item in plan.drift:
+        drift_of[item.key].append(item)
+    results_of: dict[ShardKey, list[AccountResult]] = defaultdict(list)
+    for result in report.results or ():
+        results_of[result.key].append(result)
     numbers = []
     for shard in plan.shards:
         key = shard.key
-        drifting = {d.account_id for d in plan.drift if d.key == key}
-        outcomes = Counter(r.outcome for r in results if r.key == key)
-        converged_now = {
-            r.account_id for r in results if r.key == key and r.outcome is Outcome.CONVERGED
-        }
+        drift, results = drift_of.get(key, []), results_of.get(key, [])
+        drifting = {d.account_id for d in drift}
+        outcomes = Counter(r.outcome for r in results)
+        converged_now = {r.account_id for r in results if r.outcome is Outcome.CONVERGED}
         desired = report.desired.shards.get(key, {})
         converged = (
             sum(1 for account in desired if account not in drifting or account in converged_now)
@@ -61,9 +69,7 @@ def shard_numbers(report: RunReport) -> list[dict[str, Any]]:
                 "converged": converged,
                 "applied": outcomes[Outcome.CONVERGED],
                 "failed": outcomes[Outcome.FAILED],
-                "drift": Counter(
-                    d.kind.value for d in plan.drift if d.key == key and d.kind not in PLANNED_KINDS
-                ),
+                "drift": Counter(d.kind.value for d in drift if d.kind not in PLANNED_KINDS),
             }
         )
     return numbers
