@@ -5,11 +5,19 @@ shaped APIs (see the facts sheet: ``Result`` vs ``ProcessingResult``, ``Relation
 ``MemberStatus``, a string vs a boolean ``OnlyAssociated``). The subclasses say how; this base
 does the calling, the paging and the normalising, so both adapters behave identically where
 the services do.
+
+The member lists of ``ListMembers`` and ``GetMembers`` answers are read from the JSON body by
+a ``before-parse`` hook, keeping only the three fields we use (account, email, status), and
+botocore parses the rest of the answer (``NextToken``, ``UnprocessedAccounts``, errors) as
+usual. botocore's shape-driven parser costs about 0.75 ms of CPU per page of 50 members, as
+much as the rest of botocore's work for the call: 0.7 s of a 50,000-member dry-run. Anything
+unexpected (not a 200, not a JSON object, no list of objects) is left to botocore untouched.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+import json
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 import botocore.exceptions
@@ -40,6 +48,7 @@ class MemberAdapter:
         self._key = ShardKey(self.service, region)
         self._client = factory.client(self.service.value, region)
         self.account_id = account_id
+        _install_lean_member_parsing(self._client, self.status_field)
 
     @property
     def key(self) -> ShardKey:
@@ -153,3 +162,59 @@ class MemberAdapter:
             )
             for entry in reply.get("UnprocessedAccounts") or ()
         ]
+
+
+#: The operations whose member lists the lean parser reads, and the fields it keeps.
+LEAN_OPERATIONS = ("ListMembers", "GetMembers")
+_LEAN_FIELDS = ("AccountId", "Email")
+
+
+def _install_lean_member_parsing(client: Any, status_field: str) -> None:
+    """Register the lean member-list parser on ``client`` (once per client, however many
+    adapters share it)."""
+    model = client.meta.service_model
+    service_id = model.service_id.hyphenize()
+    for operation in LEAN_OPERATIONS:
+        output = model.operation_model(operation).output_shape
+        members = output.members["Members"]
+        fields = tuple(
+            (name, members.member.members[name].serialization.get("name", name))
+            for name in (*_LEAN_FIELDS, status_field)
+        )
+        client.meta.events.register(
+            f"before-parse.{service_id}.{operation}",
+            lean_member_parser(members.serialization.get("name", "Members"), fields),
+            unique_id=f"reconciler-lean-members-{operation}",
+        )
+
+
+def lean_member_parser(wire_list: str, fields: tuple[tuple[str, str], ...]) -> Callable[..., None]:
+    """A ``before-parse`` handler that takes the member list out of a 200 answer's body.
+
+    ``fields`` pairs each kept field's botocore name with its name on the wire. Like botocore,
+    it leaves out a field that is absent or null; unlike botocore it does not copy the fields
+    nobody reads (detector id, timestamps, administrator id).
+    """
+
+    def handler(
+        response_dict: dict[str, Any], customized_response_dict: dict[str, Any], **_: Any
+    ) -> None:
+        if response_dict.get("status_code") != 200:
+            return
+        try:
+            document = json.loads(response_dict["body"])
+        except (KeyError, TypeError, ValueError):
+            return
+        if not isinstance(document, dict):
+            return
+        raw_members = document.get(wire_list)
+        if not isinstance(raw_members, list) or not all(isinstance(m, dict) for m in raw_members):
+            return
+        customized_response_dict["Members"] = [
+            {name: raw[wire] for name, wire in fields if raw.get(wire) is not None}
+            for raw in raw_members
+        ]
+        del document[wire_list]
+        response_dict["body"] = json.dumps(document).encode()
+
+    return handler
