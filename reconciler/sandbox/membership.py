@@ -11,7 +11,7 @@ Every function here expects the caller to hold ``state.lock``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -88,6 +88,23 @@ AUTO_ENABLE_ALL = (
 
 def _table(state: SandboxState, flavor: Flavor, admin: str, region: str) -> MemberTable:
     return state.account(admin).service(flavor.service, region).members
+
+
+def _members(
+    table: MemberTable, flavor: Flavor, account_ids: Sequence[str], unprocessed: Unprocessed
+) -> Iterator[Member]:
+    """The records of ``account_ids`` in ``table``, in request order, looked up one by one.
+
+    An id without a record goes to ``unprocessed`` as it is reached, so the entries keep
+    request order among those the caller adds. Lookups are lazy so that a repeated id sees
+    what the caller did to the table for its first occurrence (a delete, an invitation).
+    """
+    for account_id in account_ids:
+        member = table.get(account_id)
+        if member is None:
+            unprocessed.append((account_id, flavor.not_member))
+        else:
+            yield member
 
 
 def _service_ready(state: SandboxState, flavor: Flavor, account: str, region: str) -> bool:
@@ -230,11 +247,8 @@ def invite_members(
 ) -> Unprocessed:
     table = _table(state, flavor, admin, region)
     unprocessed: Unprocessed = []
-    for account_id in account_ids:
-        member = table.get(account_id)
-        if member is None:
-            unprocessed.append((account_id, flavor.not_member))
-            continue
+    for member in _members(table, flavor, account_ids, unprocessed):
+        account_id = member.account_id
         if member.type == "organization":
             reason = flavor.already_invited if member.status in ASSOCIATED else ORG_NOT_INVITABLE
             unprocessed.append((account_id, reason))
@@ -275,15 +289,8 @@ def invite_members(
 def get_members(
     state: SandboxState, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
 ) -> tuple[list[Member], Unprocessed]:
-    table = _table(state, flavor, admin, region)
-    found: list[Member] = []
     unprocessed: Unprocessed = []
-    for account_id in account_ids:
-        member = table.get(account_id)
-        if member is None:
-            unprocessed.append((account_id, flavor.not_member))
-        else:
-            found.append(member)
+    found = list(_members(_table(state, flavor, admin, region), flavor, account_ids, unprocessed))
     return found, unprocessed
 
 
@@ -317,14 +324,10 @@ def disassociate_members(
     _refuse_auto_enable_all(state, flavor, admin, region, account_ids)
     table = _table(state, flavor, admin, region)
     unprocessed: Unprocessed = []
-    for account_id in account_ids:
-        member = table.get(account_id)
-        if member is None:
-            unprocessed.append((account_id, flavor.not_member))
-            continue
+    for member in _members(table, flavor, account_ids, unprocessed):
         if member.status != "Removed":
             table.put(replace_member(member, status="Removed", updated_at=now))
-        _detach(state, flavor, admin, region, account_id)
+        _detach(state, flavor, admin, region, member.account_id)
     return unprocessed
 
 
@@ -334,22 +337,18 @@ def delete_members(
     _refuse_auto_enable_all(state, flavor, admin, region, account_ids)
     table = _table(state, flavor, admin, region)
     unprocessed: Unprocessed = []
-    for account_id in account_ids:
-        member = table.get(account_id)
-        if member is None:
-            unprocessed.append((account_id, flavor.not_member))
-            continue
+    for member in _members(table, flavor, account_ids, unprocessed):
         if flavor.service == SECURITYHUB and member.type == "organization":
             unprocessed.append(
                 (
-                    account_id,
+                    member.account_id,
                     "The request is rejected because organization member accounts cannot be "
                     "deleted; disassociate them instead.",
                 )
             )
             continue
-        table.remove(account_id)
-        _detach(state, flavor, admin, region, account_id)
+        table.remove(member.account_id)
+        _detach(state, flavor, admin, region, member.account_id)
     return unprocessed
 
 
@@ -367,10 +366,9 @@ def set_monitoring(
     table = _table(state, flavor, admin, region)
     unprocessed: Unprocessed = []
     target = "Enabled" if enabled else "Disabled"
-    for account_id in account_ids:
-        member = table.get(account_id)
-        if member is None or member.status not in ASSOCIATED:
-            unprocessed.append((account_id, flavor.not_member))
+    for member in _members(table, flavor, account_ids, unprocessed):
+        if member.status not in ASSOCIATED:
+            unprocessed.append((member.account_id, flavor.not_member))
             continue
         if member.status != target:
             table.put(replace_member(member, status=target, updated_at=now))
