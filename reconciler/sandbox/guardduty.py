@@ -8,18 +8,10 @@ Every detector-scoped call first checks that the caller owns the detector in the
 from __future__ import annotations
 
 from reconciler.sandbox import membership
-from reconciler.sandbox.context import (
-    CallContext,
-    Handler,
-    Params,
-    ServiceBehaviour,
-    decode_token,
-    encode_token,
-    paginate_keys,
-)
+from reconciler.sandbox.context import CallContext, Handler, Params, ServiceBehaviour
+from reconciler.sandbox.member_handlers import MemberApi, MemberFilter
 from reconciler.sandbox.membership import Flavor
 from reconciler.sandbox.state import ASSOCIATED, GUARDDUTY, GuardDutyRegion, Member, detector_id
-from reconciler.sandbox.state import invitation_id as make_invitation_id
 from reconciler.sandbox.wire import ApiError, InvalidRequest
 
 INVALID_VALUE = (
@@ -120,22 +112,11 @@ def _owned(ctx: CallContext, params: Params) -> GuardDutyRegion:
     return gd
 
 
-def _token(token: str | None) -> str | None:
-    try:
-        return decode_token(token)
-    except ValueError:
-        raise bad_request(INVALID_VALUE, detail="nextToken is not a token of this API") from None
-
-
-def _unprocessed(entries: list[tuple[str, str]]) -> list[Params]:
-    return [{"AccountId": account, "Result": reason} for account, reason in entries]
-
-
-def _member(ctx: CallContext, admin: str, member: Member) -> Params:
+def _member(ctx: CallContext, member: Member) -> Params:
     out: Params = {
         "AccountId": member.account_id,
-        "MasterId": admin,
-        "AdministratorId": admin,
+        "MasterId": ctx.account,
+        "AdministratorId": ctx.account,
         "Email": member.email or ctx.state.root_email(member.account_id),
         "RelationshipStatus": member.status,
         "InvitedAt": member.invited_at,
@@ -146,18 +127,25 @@ def _member(ctx: CallContext, admin: str, member: Member) -> Params:
     return out
 
 
-def _administrator(ctx: CallContext) -> Params | None:
-    found = membership.administrator_of(ctx.state, FLAVOR, ctx.account, ctx.region)
-    if found is None:
-        return None
-    admin, record = found
-    out: Params = {"AccountId": admin, "RelationshipStatus": record.status}
-    if record.invited_at is not None:
-        out["InvitedAt"] = record.invited_at
-        out["InvitationId"] = make_invitation_id(
-            GUARDDUTY, ctx.region, admin, ctx.account, record.invited_at
-        )
-    return out
+def _only_associated(params: Params) -> MemberFilter | None:
+    # GuardDuty models OnlyAssociated as a string, and counts Disabled members as associated.
+    only = str(params.get("OnlyAssociated", "true")).lower()
+    if only not in ("true", "false"):
+        raise bad_request(INVALID_VALUE, detail="onlyAssociated must be 'true' or 'false'")
+    return (lambda m: m.status in ASSOCIATED) if only == "true" else None
+
+
+API = MemberApi(
+    flavor=FLAVOR,
+    check=_owned,
+    check_list_invitations=False,
+    status_field="RelationshipStatus",
+    result_field="Result",
+    bad_token=lambda: bad_request(INVALID_VALUE, detail="nextToken is not a token of this API"),
+    render_member=_member,
+    only_associated=_only_associated,
+    invitation_fields=("AccountId", "InvitationId", "RelationshipStatus", "InvitedAt"),
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -166,7 +154,7 @@ def _administrator(ctx: CallContext) -> Params | None:
 
 
 def list_detectors(ctx: CallContext, params: Params) -> Params:
-    _token(params.get("NextToken"))
+    API.token(params.get("NextToken"))
     gd = _region(ctx)
     return {"DetectorIds": [detector_id(ctx.account, ctx.region)] if gd.detector else []}
 
@@ -194,82 +182,16 @@ def create_detector(ctx: CallContext, params: Params) -> Params:
 
 
 # --------------------------------------------------------------------------------------------
-# Administrator side
+# Administrator side (the member operations themselves are API's)
 # --------------------------------------------------------------------------------------------
 
 
-def create_members(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    details = [(d["AccountId"], d.get("Email")) for d in params["AccountDetails"]]
-    unprocessed = membership.create_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, details, ctx.now
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
-
-
-def invite_members(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    unprocessed = membership.invite_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], ctx.now
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
-
-
-def list_members(ctx: CallContext, params: Params) -> Params:
-    gd = _owned(ctx, params)
-    only = str(params.get("OnlyAssociated", "true")).lower()
-    if only not in ("true", "false"):
-        raise bad_request(INVALID_VALUE, detail="onlyAssociated must be 'true' or 'false'")
-    after = _token(params.get("NextToken"))
-    keep = (lambda m: m.status in ASSOCIATED) if only == "true" else None
-    page, more = gd.members.page(after, params.get("MaxResults", 50), keep)
-    return {
-        "Members": [_member(ctx, ctx.account, m) for m in page],
-        "NextToken": encode_token(page[-1].account_id) if more else None,
-    }
-
-
-def get_members(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    found, unprocessed = membership.get_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"]
-    )
-    return {
-        "Members": [_member(ctx, ctx.account, m) for m in found],
-        "UnprocessedAccounts": _unprocessed(unprocessed),
-    }
-
-
-def disassociate_members(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    unprocessed = membership.disassociate_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], ctx.now
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
-
-
-def delete_members(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    unprocessed = membership.delete_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"]
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
-
-
 def start_monitoring_members(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    unprocessed = membership.set_monitoring(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], True, ctx.now
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
+    return API.set_monitoring(ctx, params, enabled=True)
 
 
 def stop_monitoring_members(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    unprocessed = membership.set_monitoring(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], False, ctx.now
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
+    return API.set_monitoring(ctx, params, enabled=False)
 
 
 def describe_organization_configuration(ctx: CallContext, params: Params) -> Params:
@@ -296,101 +218,15 @@ def list_organization_admin_accounts(ctx: CallContext, params: Params) -> Params
     return {"AdminAccounts": admins}
 
 
-# --------------------------------------------------------------------------------------------
-# Member side
-# --------------------------------------------------------------------------------------------
-
-
-def list_invitations(ctx: CallContext, params: Params) -> Params:
-    invitations = {
-        inv.administrator: inv
-        for inv in membership.list_invitations(ctx.state, FLAVOR, ctx.account, ctx.region)
-    }
-    try:
-        page, token = paginate_keys(
-            sorted(invitations), params.get("NextToken"), params.get("MaxResults", 50)
-        )
-    except ValueError:
-        raise bad_request(INVALID_VALUE, detail="nextToken is not a token of this API") from None
-    return {
-        "Invitations": [
-            {
-                "AccountId": admin,
-                "InvitationId": invitations[admin].invitation_id,
-                "RelationshipStatus": "Invited",
-                "InvitedAt": invitations[admin].invited_at,
-            }
-            for admin in page
-        ],
-        "NextToken": token,
-    }
-
-
-def accept_administrator_invitation(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    membership.accept_invitation(
-        ctx.state,
-        FLAVOR,
-        ctx.account,
-        ctx.region,
-        params["AdministratorId"],
-        params["InvitationId"],
-        ctx.now,
-    )
-    return {}
-
-
-def accept_invitation(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    membership.accept_invitation(
-        ctx.state,
-        FLAVOR,
-        ctx.account,
-        ctx.region,
-        params["MasterId"],
-        params["InvitationId"],
-        ctx.now,
-    )
-    return {}
-
-
-def get_administrator_account(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    return {"Administrator": _administrator(ctx)}
-
-
-def get_master_account(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    return {"Master": _administrator(ctx)}
-
-
-def disassociate_from_administrator_account(ctx: CallContext, params: Params) -> Params:
-    _owned(ctx, params)
-    membership.disassociate_from_administrator(ctx.state, FLAVOR, ctx.account, ctx.region, ctx.now)
-    return {}
-
-
 HANDLERS: dict[str, Handler] = {
     "ListDetectors": list_detectors,
     "GetDetector": get_detector,
     "CreateDetector": create_detector,
-    "CreateMembers": create_members,
-    "InviteMembers": invite_members,
-    "ListMembers": list_members,
-    "GetMembers": get_members,
-    "DisassociateMembers": disassociate_members,
-    "DeleteMembers": delete_members,
+    **API.handlers(),
     "StartMonitoringMembers": start_monitoring_members,
     "StopMonitoringMembers": stop_monitoring_members,
     "DescribeOrganizationConfiguration": describe_organization_configuration,
     "ListOrganizationAdminAccounts": list_organization_admin_accounts,
-    "ListInvitations": list_invitations,
-    "AcceptAdministratorInvitation": accept_administrator_invitation,
-    "AcceptInvitation": accept_invitation,
-    "GetAdministratorAccount": get_administrator_account,
-    "GetMasterAccount": get_master_account,
-    "DisassociateFromAdministratorAccount": disassociate_from_administrator_account,
-    "DisassociateFromMasterAccount": disassociate_from_administrator_account,
 }
 
 BEHAVIOUR = ServiceBehaviour(

@@ -9,18 +9,10 @@ over its quotas as a whole with 429 ``LimitExceededException``.
 from __future__ import annotations
 
 from reconciler.sandbox import membership
-from reconciler.sandbox.context import (
-    CallContext,
-    Handler,
-    Params,
-    ServiceBehaviour,
-    decode_token,
-    encode_token,
-    paginate_keys,
-)
+from reconciler.sandbox.context import CallContext, Handler, Params, ServiceBehaviour
+from reconciler.sandbox.member_handlers import MemberApi, MemberFilter
 from reconciler.sandbox.membership import Flavor
 from reconciler.sandbox.state import SECURITYHUB, Member, SecurityHubRegion
-from reconciler.sandbox.state import invitation_id as make_invitation_id
 from reconciler.sandbox.wire import ApiError, InvalidRequest
 
 
@@ -95,43 +87,36 @@ def _hub_arn(ctx: CallContext) -> str:
     return f"arn:{ctx.partition}:securityhub:{ctx.region}:{ctx.account}:hub/default"
 
 
-def _token(token: str | None) -> str | None:
-    try:
-        return decode_token(token)
-    except ValueError:
-        raise invalid_input("The NextToken is not valid.") from None
-
-
-def _unprocessed(entries: list[tuple[str, str]]) -> list[Params]:
-    return [{"AccountId": account, "ProcessingResult": reason} for account, reason in entries]
-
-
-def _member(admin: str, member: Member) -> Params:
+def _member(ctx: CallContext, member: Member) -> Params:
     return {
         "AccountId": member.account_id,
         # Security Hub returns no email for organization members: the source of the
         # well-known false drift on the email of Terraform's aws_securityhub_member.
         "Email": member.email if member.type == "invitation" else None,
-        "MasterId": admin,
-        "AdministratorId": admin,
+        "MasterId": ctx.account,
+        "AdministratorId": ctx.account,
         "MemberStatus": member.status,
         "InvitedAt": member.invited_at,
         "UpdatedAt": member.updated_at,
     }
 
 
-def _administrator(ctx: CallContext) -> Params | None:
-    found = membership.administrator_of(ctx.state, FLAVOR, ctx.account, ctx.region)
-    if found is None:
-        return None
-    admin, record = found
-    out: Params = {"AccountId": admin, "MemberStatus": record.status}
-    if record.invited_at is not None:
-        out["InvitedAt"] = record.invited_at
-        out["InvitationId"] = make_invitation_id(
-            SECURITYHUB, ctx.region, admin, ctx.account, record.invited_at
-        )
-    return out
+def _only_associated(params: Params) -> MemberFilter | None:
+    # Security Hub models OnlyAssociated as a boolean, and counts only Enabled members.
+    return (lambda m: m.status == "Enabled") if params.get("OnlyAssociated", True) else None
+
+
+API = MemberApi(
+    flavor=FLAVOR,
+    check=lambda ctx, _params: _hub(ctx),
+    check_list_invitations=True,
+    status_field="MemberStatus",
+    result_field="ProcessingResult",
+    bad_token=lambda: invalid_input("The NextToken is not valid."),
+    render_member=_member,
+    only_associated=_only_associated,
+    invitation_fields=("AccountId", "InvitationId", "InvitedAt", "MemberStatus"),
+)
 
 
 # --------------------------------------------------------------------------------------------
@@ -163,65 +148,14 @@ def describe_hub(ctx: CallContext, params: Params) -> Params:
 
 
 # --------------------------------------------------------------------------------------------
-# Administrator side
+# Administrator side (the member operations themselves are API's)
 # --------------------------------------------------------------------------------------------
 
 
-def create_members(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    details = [(d["AccountId"], d.get("Email")) for d in params["AccountDetails"]]
-    unprocessed = membership.create_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, details, ctx.now
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
-
-
-def invite_members(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    unprocessed = membership.invite_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], ctx.now
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
-
-
-def list_members(ctx: CallContext, params: Params) -> Params:
-    sh = _hub(ctx)
-    after = _token(params.get("NextToken"))
-    only = params.get("OnlyAssociated", True)
-    keep = (lambda m: m.status == "Enabled") if only else None
-    page, more = sh.members.page(after, params.get("MaxResults", 50), keep)
-    return {
-        "Members": [_member(ctx.account, m) for m in page],
-        "NextToken": encode_token(page[-1].account_id) if more else None,
-    }
-
-
-def get_members(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    found, unprocessed = membership.get_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"]
-    )
-    return {
-        "Members": [_member(ctx.account, m) for m in found],
-        "UnprocessedAccounts": _unprocessed(unprocessed),
-    }
-
-
 def disassociate_members(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
     # Security Hub's response has no UnprocessedAccounts: non-members are silently ignored.
-    membership.disassociate_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"], ctx.now
-    )
+    API.disassociate_members(ctx, params)
     return {}
-
-
-def delete_members(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    unprocessed = membership.delete_members(
-        ctx.state, FLAVOR, ctx.account, ctx.region, params["AccountIds"]
-    )
-    return {"UnprocessedAccounts": _unprocessed(unprocessed)}
 
 
 def describe_organization_configuration(ctx: CallContext, params: Params) -> Params:
@@ -253,99 +187,13 @@ def list_organization_admin_accounts(ctx: CallContext, params: Params) -> Params
     return {"AdminAccounts": [{"AccountId": admin, "Status": "ENABLED"}] if admin else []}
 
 
-# --------------------------------------------------------------------------------------------
-# Member side
-# --------------------------------------------------------------------------------------------
-
-
-def list_invitations(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    invitations = {
-        inv.administrator: inv
-        for inv in membership.list_invitations(ctx.state, FLAVOR, ctx.account, ctx.region)
-    }
-    try:
-        page, token = paginate_keys(
-            sorted(invitations), params.get("NextToken"), params.get("MaxResults", 50)
-        )
-    except ValueError:
-        raise invalid_input("The NextToken is not valid.") from None
-    return {
-        "Invitations": [
-            {
-                "AccountId": admin,
-                "InvitationId": invitations[admin].invitation_id,
-                "InvitedAt": invitations[admin].invited_at,
-                "MemberStatus": "Invited",
-            }
-            for admin in page
-        ],
-        "NextToken": token,
-    }
-
-
-def accept_administrator_invitation(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    membership.accept_invitation(
-        ctx.state,
-        FLAVOR,
-        ctx.account,
-        ctx.region,
-        params["AdministratorId"],
-        params["InvitationId"],
-        ctx.now,
-    )
-    return {}
-
-
-def accept_invitation(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    membership.accept_invitation(
-        ctx.state,
-        FLAVOR,
-        ctx.account,
-        ctx.region,
-        params["MasterId"],
-        params["InvitationId"],
-        ctx.now,
-    )
-    return {}
-
-
-def get_administrator_account(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    return {"Administrator": _administrator(ctx)}
-
-
-def get_master_account(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    return {"Master": _administrator(ctx)}
-
-
-def disassociate_from_administrator_account(ctx: CallContext, params: Params) -> Params:
-    _hub(ctx)
-    membership.disassociate_from_administrator(ctx.state, FLAVOR, ctx.account, ctx.region, ctx.now)
-    return {}
-
-
 HANDLERS: dict[str, Handler] = {
     "EnableSecurityHub": enable_security_hub,
     "DescribeHub": describe_hub,
-    "CreateMembers": create_members,
-    "InviteMembers": invite_members,
-    "ListMembers": list_members,
-    "GetMembers": get_members,
-    "DisassociateMembers": disassociate_members,
-    "DeleteMembers": delete_members,
+    **API.handlers(),
+    "DisassociateMembers": disassociate_members,  # replaces the shared one: see there
     "DescribeOrganizationConfiguration": describe_organization_configuration,
     "ListOrganizationAdminAccounts": list_organization_admin_accounts,
-    "ListInvitations": list_invitations,
-    "AcceptAdministratorInvitation": accept_administrator_invitation,
-    "AcceptInvitation": accept_invitation,
-    "GetAdministratorAccount": get_administrator_account,
-    "GetMasterAccount": get_master_account,
-    "DisassociateFromAdministratorAccount": disassociate_from_administrator_account,
-    "DisassociateFromMasterAccount": disassociate_from_administrator_account,
 }
 
 BEHAVIOUR = ServiceBehaviour(
