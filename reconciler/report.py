@@ -12,12 +12,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, ClassVar
 
-from reconciler.diff import DriftKind
+from reconciler.diff import DriftItem, DriftKind
+from reconciler.model import ShardKey
 from reconciler.pipeline import RunReport, RunStatus
-from reconciler.plan import Step
+from reconciler.plan import Action, Plan, Step
 from reconciler.redact import clean
 from reconciler.verify import Outcome
 
@@ -29,7 +30,7 @@ PLANNED_KINDS = frozenset({DriftKind.MISSING, DriftKind.NOT_INVITED, DriftKind.A
 
 def summary(report: RunReport, extra: Mapping[str, Any] | None = None) -> dict[str, Any]:
     plan = report.plan
-    per_step = Counter(action.step for action in plan.actions for _ in action.account_ids)
+    per_step = _accounts_per_step(plan.actions)
     outcomes = Counter(result.outcome for result in report.results or ())
     data: dict[str, Any] = {
         "status": report.status.value,
@@ -129,6 +130,7 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
         )
     )
     lines.append("")
+    drift_of = _drift_by_shard(plan)
     for shard in plan.shards:
         label = f"{shard.key.service.value} {shard.key.region}"
         if not shard.ready:
@@ -136,7 +138,7 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
             lines.append(paint.red(f"{label}: BLOCKED: {reason}"))
             continue
         actions = plan.actions_for(shard.key)
-        drift = [item for item in plan.drift if item.key == shard.key]
+        drift = drift_of.get(shard.key, [])
         state = "up to date" if not actions and not drift else "changes"
         lines.append(f"{label}: {state} ({shard.desired} desired, {shard.observed} members in AWS)")
         entries: list[tuple[str, str]] = []
@@ -196,11 +198,12 @@ def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
         "| service | region | status | desired | in AWS | changes | drift |",
         "|---|---|---|---:|---:|---|---:|",
     ]
+    drift_of = _drift_by_shard(plan)
     for shard in plan.shards:
         actions = plan.actions_for(shard.key)
-        per_step = Counter(a.step for a in actions for _ in a.account_ids)
+        per_step = _accounts_per_step(actions)
         changes = ", ".join(f"{n} {step.value}" for step, n in sorted(per_step.items())) or "–"
-        drift = sum(1 for d in plan.drift if d.key == shard.key and d.kind not in PLANNED_KINDS)
+        drift = sum(1 for d in drift_of.get(shard.key, ()) if d.kind not in PLANNED_KINDS)
         status = (
             "ready"
             if shard.ready
@@ -243,6 +246,22 @@ def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
             reason = _md(clean(result.reason, mask=mask_emails))
             out.append(f"- `{result.account_id}` {result.key}: {reason}")
     return "\n".join(out) + "\n"
+
+
+def _accounts_per_step(actions: Iterable[Action]) -> Counter[Step]:
+    per_step: Counter[Step] = Counter()
+    for action in actions:
+        per_step[action.step] += len(action.members)
+    return per_step
+
+
+def _drift_by_shard(plan: Plan) -> dict[ShardKey, list[DriftItem]]:
+    """The plan's drift grouped by shard, in plan order: one pass, not one per shard (which
+    made rendering shards × members: 0.5 s after onboarding 10,000 accounts in 8 shards)."""
+    grouped: dict[ShardKey, list[DriftItem]] = {}
+    for item in plan.drift:
+        grouped.setdefault(item.key, []).append(item)
+    return grouped
 
 
 MARKDOWN_INLINE_ACCOUNTS = 5
