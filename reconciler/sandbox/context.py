@@ -97,6 +97,8 @@ class CredentialStore:
     def __init__(self, state: SandboxState) -> None:
         self._state = state
         self._issued: dict[str, Identity] = {}
+        # Every (key id, secret, session token) issued, for tests that prove none leaks.
+        self._secrets: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
 
     def base(self) -> tuple[str, str]:
@@ -122,7 +124,13 @@ class CredentialStore:
         token = "FwoGZXIvYXdzE" + secrets.token_urlsafe(96)
         with self._lock:
             self._issued[key] = identity
+            self._secrets.append((key, secret, token))
         return key, secret, token
+
+    def issued(self) -> list[tuple[str, str, str]]:
+        """Every (key id, secret, session token) AssumeRole has issued so far."""
+        with self._lock:
+            return list(self._secrets)
 
 
 def encode_token(after: str) -> str:

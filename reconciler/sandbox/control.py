@@ -134,3 +134,65 @@ class CallsLog:
             if self._file is not None:
                 self._file.close()
                 self._file = None
+
+
+class MutationHold:
+    """Stops the world after the k-th applied mutating request: a deterministic kill point.
+
+    Once ``after`` mutating requests (of ``services``, or of any service) have been applied,
+    :attr:`tripped` is set and every request still arriving, the k-th one's response included,
+    is held until :meth:`release`; held requests are then dropped without effect, without a
+    response and without a calls-log record. A test that kills its client while the hold is
+    tripped therefore kills it right after exactly k mutating calls took effect, whatever the
+    client's threads were doing. "Applied" means the request reached its handler (an AWS error
+    from the handler, such as a 409, counts; a throttled or faulted request does not).
+    """
+
+    def __init__(
+        self, after: int, services: frozenset[str] | None = None, timeout: float = 120.0
+    ) -> None:
+        if after < 1:
+            raise ValueError(f"after must be at least 1, got {after!r}")
+        self.after = after
+        self.services = services
+        self.timeout = timeout
+        self.applied = 0
+        self.tripped = threading.Event()
+        self._released = threading.Event()
+        self._lock = threading.Lock()
+
+    def counts(self, service: str | None, mutating: bool) -> bool:
+        return mutating and (self.services is None or service in self.services)
+
+    def begin(self) -> bool:
+        """Before applying a counted request: False (nothing to apply) once tripped.
+
+        On True the caller holds the hold's lock until :meth:`end`, so counted requests are
+        applied one at a time and exactly ``after`` of them take effect.
+        """
+        self._lock.acquire()
+        if self.tripped.is_set():
+            self._lock.release()
+            return False
+        return True
+
+    def end(self) -> bool:
+        """After applying a counted request: count it; True if it was the k-th."""
+        try:
+            self.applied += 1
+            if self.applied == self.after:
+                self.tripped.set()
+                return True
+            return False
+        finally:
+            self._lock.release()
+
+    def wait_released(self) -> None:
+        self._released.wait(self.timeout)
+
+    def release(self) -> None:
+        self._released.set()
+
+    @property
+    def released(self) -> bool:
+        return self._released.is_set()

@@ -46,6 +46,7 @@ from reconciler.sandbox.control import (
     CallsLog,
     FaultDraw,
     FaultInjector,
+    MutationHold,
     Throttle,
 )
 from reconciler.sandbox.state import SandboxState
@@ -112,6 +113,11 @@ class _Outcome:
     response: RawResponse
     delay: float
     drop: bool
+    # Held by a MutationHold, then released: close the connection, send nothing.
+    abort: bool = False
+
+
+_ABORTED = _Outcome(RawResponse(0, {}, b""), 0.0, False, abort=True)
 
 
 @lru_cache(maxsize=1)
@@ -164,6 +170,7 @@ class Sandbox:
             self.options.seed,
         )
         self._log = CallsLog(self.options.calls_log)
+        self._hold: MutationHold | None = None
         self._server: _Server | None = None
         self._thread: threading.Thread | None = None
         # Unexpected exceptions inside handlers (sandbox bugs), for tests to assert on.
@@ -188,6 +195,9 @@ class Sandbox:
         return self
 
     def stop(self) -> None:
+        hold = self._hold
+        if hold is not None:
+            hold.release()
         server = self._server
         if server is None:
             return
@@ -230,12 +240,39 @@ class Sandbox:
         return self._credentials.base()
 
     @property
+    def issued_credentials(self) -> list[tuple[str, str, str]]:
+        """Every (access key id, secret access key, session token) AssumeRole issued."""
+        return self._credentials.issued()
+
+    @property
     def calls(self) -> list[dict[str, Any]]:
         return self._log.snapshot()
 
     def clear_calls(self) -> None:
         """Forget the in-memory calls (the calls-log file keeps them)."""
         self._log.clear()
+
+    def hold_after(
+        self, mutating_calls: int, *, services: tuple[str, ...] | None = None
+    ) -> MutationHold:
+        """Hold every request once ``mutating_calls`` mutating requests have been applied.
+
+        The kill switch of crash tests: wait for the returned hold's ``tripped`` event, kill
+        the client, then ``release()`` it (held requests are dropped without effect). Only
+        mutating requests of ``services`` are counted (all services when None); a hold set
+        before replaces the previous one, which is released.
+        """
+        hold = MutationHold(mutating_calls, frozenset(services) if services else None)
+        previous, self._hold = self._hold, hold
+        if previous is not None:
+            previous.release()
+        return hold
+
+    def clear_hold(self) -> None:
+        """Release and remove the current hold, if any."""
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.release()
 
     # ---- one request ----------------------------------------------------------------------
 
@@ -256,6 +293,11 @@ class Sandbox:
         }
         draw: FaultDraw | None = None
         handled = False
+        last = False  # this request is the hold's k-th mutating one
+        hold = self._hold
+        if hold is not None and hold.tripped.is_set():
+            hold.wait_released()
+            return _ABORTED
         scope = _scope(request)
         if scope is None:
             response = _generic_error(
@@ -322,8 +364,17 @@ class Sandbox:
                 now=_now(),
                 credentials=self._credentials,
             )
-            with self.state.lock:
-                result = handler(context, params)
+            counted = hold is not None and hold.counts(behaviour.name, record["mutating"])
+            if hold is not None and counted and not hold.begin():
+                # Tripped by another request: this one never takes effect.
+                hold.wait_released()
+                return _ABORTED
+            try:
+                with self.state.lock:
+                    result = handler(context, params)
+            finally:
+                if hold is not None and counted:
+                    last = hold.end()
             response = protocol.encode(op, result, request_id)
         except ApiError as exc:
             response = protocol.encode_error(exc, request_id)
@@ -335,7 +386,12 @@ class Sandbox:
             failure = ApiError("InternalFailure", "The sandbox failed unexpectedly", status=500)
             response = protocol.encode_error(failure, request_id)
             record["error"] = failure.code
-        return self._finish(record, response, draw, handled)
+        outcome = self._finish(record, response, draw, handled)
+        if last and hold is not None:
+            # Applied and logged; its answer is held like everything after it.
+            hold.wait_released()
+            return _ABORTED
+        return outcome
 
     def _gates(
         self, behaviour: ServiceBehaviour, account: str, region: str, record: dict[str, Any]
@@ -509,6 +565,12 @@ class _Handler(BaseHTTPRequestHandler):
         headers = {name.lower(): value for name, value in self.headers.items()}
         request = RawRequest(self.command, path, query, headers, body)
         outcome = self.server.sandbox.process(request)
+        if outcome.abort:
+            # Held past a client's death: it gets nothing, not even a status line.
+            self.close_connection = True
+            with contextlib.suppress(OSError):
+                self.connection.shutdown(socket.SHUT_RDWR)
+            return
         if outcome.delay > 0:
             time.sleep(outcome.delay)
         try:
