@@ -20,7 +20,7 @@ from typing import Any
 
 from reconciler.aws import operations
 from reconciler.aws.session import ClientFactory, assume_role, call, paginate
-from reconciler.errors import AcceptError, ConflictError
+from reconciler.errors import AcceptError, AwsError, ConflictError
 from reconciler.model import AcceptSettings, Service, ShardKey
 
 OPERATIONS = (
@@ -38,6 +38,9 @@ OPERATIONS = (
     ),
     *operations.declare("sts", reads=("AssumeRole",), principal="administrator"),
 )
+
+
+ANSWER_LOST = "accepted (the answer was lost; confirmed by GetAdministratorAccount)"
 
 
 class MemberAccounts:
@@ -122,14 +125,20 @@ class MemberAccounts:
                 client, where, administrator_account_id, account_id, DetectorId=detector_id
             )
             return ", ".join([*done, "already accepted"])
-        call(
-            client,
-            "AcceptAdministratorInvitation",
-            **where,
-            DetectorId=detector_id,
-            AdministratorId=administrator_account_id,
-            InvitationId=invitation_id,
-        )
+        try:
+            call(
+                client,
+                "AcceptAdministratorInvitation",
+                **where,
+                DetectorId=detector_id,
+                AdministratorId=administrator_account_id,
+                InvitationId=invitation_id,
+            )
+        except AwsError as exc:
+            self._accepted_anyway(
+                client, where, administrator_account_id, account_id, exc, DetectorId=detector_id
+            )
+            return ", ".join([*done, ANSWER_LOST])
         return ", ".join([*done, "accepted"])
 
     def _accept_securityhub(
@@ -148,13 +157,17 @@ class MemberAccounts:
         if invitation_id is None:
             self._require_administrator(client, where, administrator_account_id, account_id)
             return "already accepted"
-        call(
-            client,
-            "AcceptAdministratorInvitation",
-            **where,
-            AdministratorId=administrator_account_id,
-            InvitationId=invitation_id,
-        )
+        try:
+            call(
+                client,
+                "AcceptAdministratorInvitation",
+                **where,
+                AdministratorId=administrator_account_id,
+                InvitationId=invitation_id,
+            )
+        except AwsError as exc:
+            self._accepted_anyway(client, where, administrator_account_id, account_id, exc)
+            return ANSWER_LOST
         return done
 
     @staticmethod
@@ -167,6 +180,28 @@ class MemberAccounts:
                 if str(invitation.get("AccountId")) == administrator_account_id:
                     return str(invitation["InvitationId"])
         return None
+
+    @classmethod
+    def _accepted_anyway(
+        cls,
+        client: Any,
+        where: dict[str, str],
+        administrator_account_id: str,
+        account_id: str,
+        error: AwsError,
+        **scope: str,
+    ) -> None:
+        """After a failed accept: fine if the member answers to us now, else ``error``.
+
+        An accept whose answer was lost (a read timeout, a cut connection) is retried by
+        botocore, and the retry finds the invitation already used: "invitationId is not
+        valid", although the first attempt made the member ours. The member's own view
+        (GetAdministratorAccount) decides, as it does when no invitation is pending.
+        """
+        try:
+            cls._require_administrator(client, where, administrator_account_id, account_id, **scope)
+        except (AcceptError, AwsError):
+            raise error from None
 
     @staticmethod
     def _require_administrator(
