@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import sys
 from collections.abc import Iterator, Sequence
@@ -109,6 +110,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="attempts per AWS call, retries included (botocore standard mode; default 5)",
     )
     parser.add_argument(
+        "--read-timeout",
+        type=_positive_seconds,
+        default=30.0,
+        metavar="SECONDS",
+        help="seconds to wait for an AWS response before retrying the call (default 30)",
+    )
+    parser.add_argument(
         "--rate",
         action="append",
         default=[],
@@ -182,6 +190,16 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be at least 1: {value}")
+    return value
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds: {text}")
     return value
 
 
@@ -282,6 +300,7 @@ class _Run:
                 limiter=ratelimit.RateLimiter(rates),
                 settings=session.ClientSettings(
                     max_attempts=args.max_attempts,
+                    read_timeout=args.read_timeout,
                     endpoint_url=endpoint_url,
                     max_pool_connections=max(10, args.max_concurrency * 2),
                 ),
