@@ -1,0 +1,257 @@
+"""Crash anywhere, converge on the next run (issue 7, item 1).
+
+The scenario: onboarding 120 accounts outside the organization by invitation, GuardDuty and
+Security Hub, two regions, accepting each invitation in the member account (an assumed role).
+An uninterrupted run makes K mutating GuardDuty / Security Hub calls (creates, invites, hub
+enables, accepts); for a k in 1..K the reconciler, a real process, is SIGKILLed right after its
+k-th mutating call took effect, and then run again to completion.
+
+The kill point is deterministic: the sandbox's :meth:`~reconciler.sandbox.Sandbox.hold_after`
+counts mutating requests as they are applied and, once the k-th has been, holds every further
+request (the k-th's own response included); the test sees the hold trip, SIGKILLs the process,
+then releases the held requests, which are dropped without effect. So exactly k calls took
+effect, whatever the reconciler's threads were doing, and the client never heard the k-th
+answer: the worst case, where the state changed and the client does not know it.
+
+Between the two runs, a dry run of the half-done state (``--detailed-exitcode``) must make read
+calls only, all as the administrator, and exit 2 exactly when something is left to do. After
+each pair: the sandbox state is the desired state (every account Enabled by invitation in all
+four shards, associated with our administrator, nothing pending), no account was created or
+invited more than once per shard (the sandbox counts successful creates and invites, and the
+invitation emails each member received), the killed run had applied exactly k mutating calls,
+the second run exited 0, and no output of the three processes (debug logs, JSON lines) holds a
+credential or a full email.
+
+CI runs a sample of k (the first and last call, the last create, the last invite, the first
+accept, one in the middle of the accepts); ``-m heavy`` runs every k from 1 to K.
+"""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from tests.reliability.conftest import report
+from tests.reliability.harness import (
+    MEMBER_SERVICES,
+    Completed,
+    cli_command,
+    cli_env,
+    divergences,
+    dry_run_problems,
+    leaks,
+    mutating_member_calls,
+    onboarding_manifest,
+    onboarding_world,
+    run,
+    spawn,
+    write_yaml,
+)
+
+MEMBERS = 120
+# Two pairs at a time: each reconcile process is CPU-bound on one core.
+WORKERS = 2
+# Each pair costs about one full run plus a dry run (~25 s of CPU): CI takes the phase edges
+# (first and last create, invite and accept) and one in the middle of the accepts.
+CI_SAMPLE = 6
+ARGS = ("--output", "json", "--log-format", "json", "--log-level", "debug", "--no-progress")
+PHASES = {
+    "create": ("CreateMembers",),
+    "invite": ("InviteMembers",),
+    "accept": ("EnableSecurityHub", "AcceptAdministratorInvitation"),
+}
+
+
+@dataclass(frozen=True)
+class Reference:
+    """The uninterrupted run: its mutating calls in the order they took effect."""
+
+    operations: tuple[str, ...]
+    seconds: float
+
+    @property
+    def total(self) -> int:
+        return len(self.operations)
+
+    def edges(self) -> list[int]:
+        """1-based k at the phase edges: the first call, the last create, the last invite, the
+        first accept (hub enables and acceptances in the member accounts), the last call."""
+        ks = {1, self.total}
+        for phase in ("create", "invite"):
+            ks.add(max(i for i, op in enumerate(self.operations, 1) if _phase(op) == phase))
+        ks.add(min(i for i, op in enumerate(self.operations, 1) if _phase(op) == "accept"))
+        return sorted(ks)
+
+
+def _phase(qualified_operation: str) -> str:
+    operation = qualified_operation.split(".", 1)[1]
+    return next(name for name, operations in PHASES.items() if operation in operations)
+
+
+@dataclass
+class Pair:
+    k: int
+    tripped: bool
+    first_code: int
+    first_applied: int
+    preview: Completed
+    second: Completed
+    problems: list[str]
+
+    def failures(self) -> list[str]:
+        found = []
+        if not self.tripped:
+            found.append(f"the hold never tripped (first run exit {self.first_code})")
+        if self.first_code != -signal.SIGKILL:
+            found.append(f"first run ended with {self.first_code}, not SIGKILL")
+        if self.first_applied != self.k:
+            found.append(f"{self.first_applied} mutating calls took effect, not {self.k}")
+        if self.second.code != 0:
+            found.append(self.second.describe())
+        found.extend(f"dry run after the kill: {p}" for p in dry_run_problems(self.preview))
+        found.extend(self.problems)
+        return found
+
+
+def scenario(directory: Path) -> tuple[dict[str, Any], list[str], Path]:
+    state, members = onboarding_world(MEMBERS)
+    directory.mkdir(parents=True, exist_ok=True)
+    path = write_yaml(directory / "manifest.yaml", onboarding_manifest(members))
+    return state, members, path
+
+
+def start(state: dict[str, Any]) -> Sandbox:
+    # AWS's own throttling (10 requests/s, burst 30 per account, region and service).
+    return Sandbox(SandboxState.from_dict(state), SandboxOptions(), port=0).start()
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
+    directory = tmp_path_factory.mktemp("reference")
+    state, members, path = scenario(directory)
+    sandbox = start(state)
+    try:
+        result = run(sandbox, directory / "run", "--manifest", path, *ARGS)
+        assert result.code == 0, result.describe()
+        assert divergences(sandbox, members) == []
+        operations = tuple(
+            f"{c['service']}.{c['operation']}" for c in mutating_member_calls(result.calls)
+        )
+    finally:
+        sandbox.stop()
+    # 4 shards x (3 CreateMembers + 3 InviteMembers), per member and region Security Hub's
+    # EnableSecurityHub (already enabled: a 409), and per member and shard one accept.
+    assert len(operations) == 4 * 6 + 2 * MEMBERS + 4 * MEMBERS
+    return Reference(operations, result.seconds)
+
+
+def crash_pair(k: int, directory: Path) -> Pair:
+    state, members, path = scenario(directory)
+    sandbox = start(state)
+    try:
+        hold = sandbox.hold_after(k, services=MEMBER_SERVICES)
+        process = spawn(cli_command("--manifest", path, *ARGS), cli_env(sandbox), directory / "1")
+        deadline = time.monotonic() + 600
+        tripped = False
+        while time.monotonic() < deadline:
+            if hold.tripped.wait(0.02):
+                tripped = True
+                break
+            if process.poll() is not None:
+                break
+        process.send_signal(signal.SIGKILL)
+        first_code = process.wait()
+        applied = len(mutating_member_calls(sandbox.calls))
+        sandbox.clear_hold()  # the held requests of the dead process are dropped
+        problems: list[str] = []
+        # What a reviewer would run now: a preview of the half-done state, read-only, that
+        # says whether changes are pending (2) or not (0).
+        preview = run(
+            sandbox,
+            directory / "dry",
+            "--manifest",
+            path,
+            "--dry-run",
+            "--detailed-exitcode",
+            *ARGS,
+        )
+        pending = bool(divergences(sandbox, members))
+        if preview.code != (2 if pending else 0):
+            problems.append(f"dry run exit {preview.code} with changes pending: {pending}")
+        second = run(sandbox, directory / "2", "--manifest", path, *ARGS)
+        problems += divergences(sandbox, members)
+        first_output = (directory / "1" / "stdout").read_text() + (
+            directory / "1" / "stderr"
+        ).read_text()
+        for text in (first_output, preview.stdout + preview.stderr, second.stdout + second.stderr):
+            problems += [
+                f"leaked {item}" for item in leaks(text, sandbox, members, emails_masked=True)
+            ]
+        return Pair(k, tripped, first_code, applied, preview, second, problems)
+    finally:
+        sandbox.stop()
+
+
+def crash_everywhere(ks: Sequence[int], root: Path) -> tuple[list[Pair], float]:
+    started = time.monotonic()
+    with ThreadPoolExecutor(max_workers=WORKERS) as pool:
+        pairs = list(pool.map(lambda k: crash_pair(k, root / f"k{k}"), ks))
+    return pairs, time.monotonic() - started
+
+
+def check(pairs: list[Pair], reference: Reference, label: str, seconds: float) -> None:
+    failed = {pair.k: pair.failures() for pair in pairs if pair.failures()}
+    second_mutating = [len(mutating_member_calls(p.second.calls)) for p in pairs]
+    report(
+        "crash",
+        f"{label}: {len(pairs)} values of k tried out of K={reference.total} mutating calls "
+        f"(uninterrupted run {reference.seconds:.1f} s); {len(pairs) - len(failed)} converged "
+        f"on the next run; second runs made {min(second_mutating)}-{max(second_mutating)} "
+        f"mutating calls; {seconds:.0f} s",
+        k_tried=len(pairs),
+        k_total=reference.total,
+        k_failed=sorted(failed),
+        seconds=round(seconds, 1),
+    )
+    assert not failed, "\n\n".join(f"k={k}:\n" + "\n".join(v) for k, v in failed.items())
+
+
+def test_an_uninterrupted_onboarding_converges(reference: Reference) -> None:
+    # The reference run itself: converged, every account created and invited exactly once
+    # (checked in the fixture), and its phases in the order the plan gives them per shard.
+    first = {name: reference.operations.index(name) for name in set(reference.operations)}
+    assert first["guardduty.CreateMembers"] < first["guardduty.InviteMembers"]
+    assert first["securityhub.CreateMembers"] < first["securityhub.InviteMembers"]
+    assert first["guardduty.InviteMembers"] < first["guardduty.AcceptAdministratorInvitation"]
+
+
+def sample(reference: Reference, size: int) -> list[int]:
+    """The phase edges (1 and K among them), then evenly spread values up to ``size``."""
+    ks = set(reference.edges())
+    spread = size - len(ks)
+    if spread > 0:
+        ks.update(round(reference.total * i / (spread + 1)) for i in range(1, spread + 1))
+    return sorted(ks)
+
+
+def test_crash_at_sampled_k_converges_on_the_next_run(reference: Reference, tmp_path: Path) -> None:
+    ks = sample(reference, CI_SAMPLE)
+    assert {1, reference.total} <= set(ks)
+    pairs, seconds = crash_everywhere(ks, tmp_path)
+    check(pairs, reference, f"sample {ks}", seconds)
+
+
+@pytest.mark.heavy
+@pytest.mark.timeout(0)
+def test_crash_at_every_k_converges_on_the_next_run(reference: Reference, tmp_path: Path) -> None:
+    ks = list(range(1, reference.total + 1))
+    pairs, seconds = crash_everywhere(ks, tmp_path)
+    check(pairs, reference, "every k", seconds)
