@@ -1,0 +1,133 @@
+"""An accept whose answer was lost (found by the fault storms).
+
+When the answer to AcceptAdministratorInvitation is lost (a read timeout, a cut connection),
+botocore retries the call, and the retry finds the invitation already used: AWS answers 400,
+"the input invitationId is not valid", although the first attempt made the member ours. The
+reconciler then asks the member account (GetAdministratorAccount): associated with our
+administrator, the account is accepted; anything else, the original error stands.
+
+On real botocore clients with ``Stubber``, so every request is checked against the model.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from reconciler.aws.members import ANSWER_LOST, MemberAccounts
+from reconciler.aws.session import ClientFactory
+from reconciler.errors import AwsError
+from reconciler.model import AcceptSettings, Service, ShardKey
+from tests.factories import ADMIN
+
+REGION = "us-east-1"
+MEMBER = "500000000001"
+STRANGER = "999999999999"
+NOT_VALID = "The request is rejected because the input invitationId is not valid."
+
+
+@pytest.fixture
+def acceptor() -> tuple[MemberAccounts, ClientFactory]:
+    base = ClientFactory(boto3.Session(region_name=REGION), dry_run=False)
+    settings = AcceptSettings("OrganizationAccountAccessRole")
+    members = MemberAccounts(
+        base,
+        partition="aws",
+        accept={Service.GUARDDUTY: settings, Service.SECURITYHUB: settings},
+        sts_region=REGION,
+    )
+    with Stubber(base.client("sts", REGION)) as sts:
+        sts.add_response(
+            "assume_role",
+            {
+                "Credentials": {
+                    "AccessKeyId": "ASIAEXAMPLEEXAMPLE00",
+                    "SecretAccessKey": "x" * 40,
+                    "SessionToken": "token",
+                    "Expiration": "2030-01-01T00:00:00Z",
+                }
+            },
+        )
+        member_factory = members._factory(MEMBER, settings.role_name)
+        sts.assert_no_pending_responses()
+    return members, member_factory
+
+
+def stub_guardduty(stubber: Stubber, administrator: str) -> None:
+    stubber.add_response("list_detectors", {"DetectorIds": ["d" * 32]})
+    stubber.add_response(
+        "list_invitations",
+        {
+            "Invitations": [
+                {"AccountId": ADMIN, "InvitationId": "inv1", "RelationshipStatus": "Invited"}
+            ]
+        },
+    )
+    stubber.add_client_error(
+        "accept_administrator_invitation", "BadRequestException", NOT_VALID, 400
+    )
+    stubber.add_response(
+        "get_administrator_account",
+        {
+            "Administrator": {
+                "AccountId": administrator,
+                "InvitationId": "inv1",
+                "RelationshipStatus": "Enabled",
+            }
+        },
+    )
+
+
+def stub_securityhub(stubber: Stubber, administrator: str) -> None:
+    stubber.add_client_error(
+        "enable_security_hub", "ResourceConflictException", "Account is already subscribed", 409
+    )
+    stubber.add_response(
+        "list_invitations", {"Invitations": [{"AccountId": ADMIN, "InvitationId": "inv1"}]}
+    )
+    stubber.add_client_error(
+        "accept_administrator_invitation", "InvalidInputException", NOT_VALID, 400
+    )
+    stubber.add_response(
+        "get_administrator_account",
+        {
+            "Administrator": {
+                "AccountId": administrator,
+                "InvitationId": "inv1",
+                "MemberStatus": "Enabled",
+            }
+        },
+    )
+
+
+STUBS: dict[Service, Any] = {
+    Service.GUARDDUTY: stub_guardduty,
+    Service.SECURITYHUB: stub_securityhub,
+}
+
+
+@pytest.mark.parametrize("service", list(Service))
+def test_a_lost_accept_is_confirmed_by_the_member_account(
+    service: Service, acceptor: tuple[MemberAccounts, ClientFactory]
+) -> None:
+    members, factory = acceptor
+    with Stubber(factory.client(service.value, REGION)) as stubber:
+        STUBS[service](stubber, ADMIN)
+        done = members.accept(ShardKey(service, REGION), MEMBER, ADMIN)
+        stubber.assert_no_pending_responses()
+    assert done.endswith(ANSWER_LOST)
+
+
+@pytest.mark.parametrize("service", list(Service))
+def test_a_failed_accept_stands_when_the_member_is_not_ours(
+    service: Service, acceptor: tuple[MemberAccounts, ClientFactory]
+) -> None:
+    members, factory = acceptor
+    with Stubber(factory.client(service.value, REGION)) as stubber:
+        STUBS[service](stubber, STRANGER)
+        with pytest.raises(AwsError, match="invitationId is not valid"):
+            members.accept(ShardKey(service, REGION), MEMBER, ADMIN)
+        stubber.assert_no_pending_responses()
