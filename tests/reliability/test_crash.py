@@ -28,7 +28,11 @@ accept, one in the middle of the accepts); ``-m heavy`` runs every k from 1 to K
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import signal
+import threading
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -42,7 +46,6 @@ from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.reliability.conftest import report
 from tests.reliability.harness import (
     MEMBER_SERVICES,
-    Completed,
     cli_command,
     cli_env,
     divergences,
@@ -96,29 +99,13 @@ def _phase(qualified_operation: str) -> str:
     return next(name for name, operations in PHASES.items() if operation in operations)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Pair:
-    k: int
-    tripped: bool
-    first_code: int
-    first_applied: int
-    preview: Completed
-    second: Completed
-    problems: list[str]
+    """What one kill-and-rerun pair did (numbers and problems only: hundreds are kept)."""
 
-    def failures(self) -> list[str]:
-        found = []
-        if not self.tripped:
-            found.append(f"the hold never tripped (first run exit {self.first_code})")
-        if self.first_code != -signal.SIGKILL:
-            found.append(f"first run ended with {self.first_code}, not SIGKILL")
-        if self.first_applied != self.k:
-            found.append(f"{self.first_applied} mutating calls took effect, not {self.k}")
-        if self.second.code != 0:
-            found.append(self.second.describe())
-        found.extend(f"dry run after the kill: {p}" for p in dry_run_problems(self.preview))
-        found.extend(self.problems)
-        return found
+    k: int
+    second_mutating: int
+    failures: list[str]
 
 
 def scenario(directory: Path) -> tuple[dict[str, Any], list[str], Path]:
@@ -195,21 +182,53 @@ def crash_pair(k: int, directory: Path) -> Pair:
             problems += [
                 f"leaked {item}" for item in leaks(text, sandbox, members, emails_masked=True)
             ]
-        return Pair(k, tripped, first_code, applied, preview, second, problems)
+        if not tripped:
+            problems.append(f"the hold never tripped (first run exit {first_code})")
+        if first_code != -signal.SIGKILL:
+            problems.append(f"first run ended with {first_code}, not SIGKILL")
+        if applied != k:
+            problems.append(f"{applied} mutating calls took effect, not {k}")
+        problems += [f"dry run after the kill: {p}" for p in dry_run_problems(preview)]
+        if second.code != 0:
+            problems.append(second.describe())
+        return Pair(k, len(mutating_member_calls(second.calls)), problems)
     finally:
         sandbox.stop()
 
 
 def crash_everywhere(ks: Sequence[int], root: Path) -> tuple[list[Pair], float]:
+    """Every pair, two at a time. A passing pair's files are removed; with
+    ``$RELIABILITY_PROGRESS`` set, one JSON line per pair is appended there as it ends."""
     started = time.monotonic()
+    progress = os.environ.get("RELIABILITY_PROGRESS")
+    lock = threading.Lock()
+
+    def one(k: int) -> Pair:
+        pair_started = time.monotonic()
+        pair = crash_pair(k, root / f"k{k}")
+        failures = pair.failures
+        if not failures:
+            shutil.rmtree(root / f"k{k}", ignore_errors=True)
+        if progress:
+            line = {
+                "k": k,
+                "ok": not failures,
+                "failures": [f[:300] for f in failures[:3]],
+                "second_mutating": pair.second_mutating,
+                "seconds": round(time.monotonic() - pair_started, 1),
+            }
+            with lock, open(progress, "a", encoding="utf-8") as handle:
+                handle.write(json.dumps(line) + "\n")
+        return pair
+
     with ThreadPoolExecutor(max_workers=WORKERS) as pool:
-        pairs = list(pool.map(lambda k: crash_pair(k, root / f"k{k}"), ks))
+        pairs = list(pool.map(one, ks))
     return pairs, time.monotonic() - started
 
 
 def check(pairs: list[Pair], reference: Reference, label: str, seconds: float) -> None:
-    failed = {pair.k: pair.failures() for pair in pairs if pair.failures()}
-    second_mutating = [len(mutating_member_calls(p.second.calls)) for p in pairs]
+    failed = {pair.k: pair.failures for pair in pairs if pair.failures}
+    second_mutating = [p.second_mutating for p in pairs]
     report(
         "crash",
         f"{label}: {len(pairs)} values of k tried out of K={reference.total} mutating calls "
