@@ -20,6 +20,7 @@ two more storms (a client paced to the sandbox's 1 request/s, and everything at 
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -41,7 +42,7 @@ from tests.reliability.harness import (
     write_yaml,
 )
 
-MAX_RUNS = 6
+MAX_RUNS = 8
 ARGS = ("--output", "json", "--log-format", "json", "--log-level", "debug", "--no-progress")
 
 
@@ -57,6 +58,8 @@ class Storm:
 
 STORMS = [
     Storm("500s", {"fault_rate": 0.3}, expect="500"),
+    # Two attempts only: calls fail for good, runs exit 1 and must name what they left.
+    Storm("500s, two attempts a call", {"fault_rate": 0.2}, ("--max-attempts", "2"), "500"),
     Storm("throttled 1/s burst 1", {"rate": 1, "burst": 1}, expect="throttle"),
     Storm(
         "answers later than the read timeout",
@@ -94,11 +97,7 @@ class Weather:
     problems: list[str] = field(default_factory=list)
 
     def _calls(self, name: str) -> int:
-        return sum(
-            r.json()["summary"]["aws_calls"][name]
-            for r in (*self.previews, *self.runs)
-            if r.stdout.strip()
-        )
+        return sum(_document(r)["summary"]["aws_calls"][name] for r in (*self.previews, *self.runs))
 
     @property
     def retries(self) -> int:
@@ -114,9 +113,22 @@ class Weather:
         return sum(
             1
             for r in self.runs
-            for item in r.json().get("results", [])
+            for item in _document(r).get("results", [])
             if item["outcome"] == "failed"
         )
+
+    def blocked_shards(self) -> int:
+        return sum(
+            1 for r in self.runs for s in _document(r).get("shards", []) if s["status"] == "blocked"
+        )
+
+
+def _document(result: Completed) -> Any:
+    """The run's JSON document; an empty one when stdout is not (reported as a problem)."""
+    try:
+        return result.json()
+    except ValueError:
+        return {"summary": {"aws_calls": {"retries": 0, "throttled": 0}}}
 
 
 def weather(storm: Storm, members_count: int, seed: int, directory: Path) -> Weather:
@@ -170,7 +182,8 @@ def check(storm: Storm, seen: Weather, members_count: int, seed: int) -> None:
         "faults",
         f"{storm.name} ({members_count} members, seed {seed}): runs exited {codes}; "
         f"faults injected {faults}; {seen.retries} retries, {seen.throttled} throttled "
-        f"responses; {seen.named_failures()} account failures named in exit-1 runs",
+        f"responses; {seen.named_failures()} account failures and {seen.blocked_shards()} blocked "
+        "shards named in exit-1 runs",
         storm=storm.name,
         members=members_count,
         seed=seed,
@@ -178,11 +191,17 @@ def check(storm: Storm, seen: Weather, members_count: int, seed: int) -> None:
         faults=faults,
         retries=seen.retries,
         throttled=seen.throttled,
+        named_failures=seen.named_failures(),
+        blocked_shards=seen.blocked_shards(),
     )
     assert not seen.problems, "\n".join(seen.problems)
     if storm.expect:
         assert seen.faults[storm.expect] > 0, f"the storm injected no {storm.expect!r} fault"
         assert seen.retries > 0
+    if storm.args[:1] == ("--max-attempts",):
+        # The point of this storm: runs that gave up on accounts and said so.
+        assert 1 in [r.code for r in seen.runs]
+        assert seen.named_failures() + seen.blocked_shards() > 0
     if set(seen.faults) <= {"throttle"}:
         # Every 429 the sandbox sent reached the client, which counts each one.
         assert seen.throttled == seen.faults["throttle"]
@@ -203,3 +222,32 @@ def test_every_run_converges_or_names_what_it_could_not_at_120(
 ) -> None:
     seen = weather(storm, HEAVY_MEMBERS, seed, tmp_path)
     check(storm, seen, HEAVY_MEMBERS, seed)
+
+
+def test_the_honesty_check_catches_false_success_and_unnamed_accounts(tmp_path: Path) -> None:
+    state, members = onboarding_world(3)
+    with Sandbox(SandboxState.from_dict(state), SandboxOptions(rate=0), port=0) as sandbox:
+
+        def claim(code: int, status: str, results: list[dict[str, Any]]) -> Completed:
+            document = {"shards": [], "results": results, "summary": {"status": status}}
+            return Completed([], code, json.dumps(document), "", 0.0)
+
+        # Nothing is onboarded: an exit 0 is a lie, and so is a "converged" result.
+        converged = [
+            {
+                "service": "guardduty",
+                "region": "us-east-1",
+                "account_id": members[0],
+                "outcome": "converged",
+                "reason": "created",
+                "status": "Enabled",
+            }
+        ]
+        problems = honesty_problems(claim(0, "converged", converged), sandbox, members)
+        assert any("exit 0 with 12 unconverged" in p for p in problems)
+        assert any("reported converged but is not" in p for p in problems)
+        # An exit 1 naming one account of twelve leaves eleven unnamed.
+        failed = [{**converged[0], "outcome": "failed", "reason": "AccessDenied"}]
+        problems = honesty_problems(claim(1, "failed", failed), sandbox, members)
+        assert len([p for p in problems if "not converged and not named" in p]) == 11
+        assert honesty_problems(claim(2, "failed", []), sandbox, members)
