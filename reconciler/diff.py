@@ -163,7 +163,9 @@ def diff_shard(
         awaiting_acceptance=tuple(found.awaiting),
         prune=tuple(found.prune),
         prune_delete_only=tuple(found.prune_delete_only),
-        items=tuple(sorted(found.items, key=lambda item: (item.account_id, item.kind.value))),
+        # DriftKind is a StrEnum: ordering by the member orders by its value, without the
+        # (slow) enum .value lookup per item.
+        items=tuple(sorted(found.items, key=lambda item: (item.account_id, item.kind))),
     )
 
 

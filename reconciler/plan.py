@@ -236,7 +236,7 @@ def build_plan(
         administrator_account_id=desired.administrator_account_id,
         shards=tuple(shards),
         actions=tuple(sorted(actions, key=Action.sort_key)),
-        drift=tuple(sorted(drift, key=lambda item: (item.key, item.account_id, item.kind.value))),
+        drift=tuple(sorted(drift, key=lambda item: (item.key, item.account_id, item.kind))),
     )
     removed = plan.accounts_removed()
     if len(removed) > desired.prune.max_deletions and not allow_mass_prune:
