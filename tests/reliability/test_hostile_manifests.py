@@ -289,17 +289,27 @@ def run_processes(
     slowest = max(times, key=lambda n: times[n])
     biggest = max(peaks, key=lambda n: peaks[n])
     corpus_peak = max((peaks[n] for n in names if n in EXPECTED), default=0)
+    corpus_slowest = max((n for n in names if n in EXPECTED), key=lambda n: times[n])
     report(
         "manifests",
         f"{label}: {len(names) - len(problems)}/{len(names)} rejected as processes; slowest "
         f"{slowest} {times[slowest]:.2f} s (process wall time, ~1 s of it interpreter start); "
         f"peak RSS {peaks[biggest] / 1024:.0f} MB ({biggest}), corpus max "
-        f"{corpus_peak / 1024:.0f} MB",
+        f"{corpus_peak / 1024:.0f} MB; corpus slowest {corpus_slowest} "
+        f"{times[corpus_slowest]:.2f} s",
         processes=len(names),
         slowest=slowest,
         slowest_seconds=round(times[slowest], 2),
         peak_rss_mb={n: round(kb / 1024) for n, kb in peaks.items() if n not in EXPECTED},
         corpus_peak_rss_mb=round(corpus_peak / 1024),
+        corpus_slowest=corpus_slowest,
+        corpus_slowest_seconds=round(times[corpus_slowest], 2),
+        corpus_median_seconds=round(
+            sorted(times[n] for n in names if n in EXPECTED)[
+                len([n for n in names if n in EXPECTED]) // 2
+            ],
+            2,
+        ),
         times={n: round(t, 2) for n, t in times.items() if n not in EXPECTED},
     )
     assert not problems, "\n".join(f"{n}: {p}" for n, p in problems.items())
