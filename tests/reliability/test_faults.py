@@ -207,6 +207,7 @@ def check(storm: Storm, seen: Weather, members_count: int, seed: int) -> None:
         assert seen.throttled == seen.faults["throttle"]
 
 
+@pytest.mark.timeout(600)
 @pytest.mark.parametrize("storm", STORMS, ids=lambda s: s.name)
 def test_every_run_converges_or_names_what_it_could_not(storm: Storm, tmp_path: Path) -> None:
     seen = weather(storm, CI_MEMBERS, 7, tmp_path)
