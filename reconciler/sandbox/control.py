@@ -160,6 +160,9 @@ class MutationHold:
         self.tripped = threading.Event()
         self._released = threading.Event()
         self._lock = threading.Lock()
+        self._held_lock = threading.Lock()
+        self._held = 0
+        self.dropped = 0
 
     def counts(self, service: str | None, mutating: bool) -> bool:
         return mutating and (self.services is None or service in self.services)
@@ -188,7 +191,21 @@ class MutationHold:
             self._lock.release()
 
     def wait_released(self) -> None:
-        self._released.wait(self.timeout)
+        """Hold the calling request until :meth:`release`; the caller then drops it."""
+        with self._held_lock:
+            self._held += 1
+        try:
+            self._released.wait(self.timeout)
+        finally:
+            with self._held_lock:
+                self._held -= 1
+                self.dropped += 1
+
+    @property
+    def held(self) -> int:
+        """How many requests are being held right now."""
+        with self._held_lock:
+            return self._held
 
     def release(self) -> None:
         self._released.set()

@@ -258,9 +258,12 @@ class Sandbox:
         """Hold every request once ``mutating_calls`` mutating requests have been applied.
 
         The kill switch of crash tests: wait for the returned hold's ``tripped`` event, kill
-        the client, then ``release()`` it (held requests are dropped without effect). Only
-        mutating requests of ``services`` are counted (all services when None); a hold set
-        before replaces the previous one, which is released.
+        the client, then :meth:`stop` the sandbox (the hold stays tripped, so everything the
+        dead client sent is dropped without effect: held requests, and requests still unread
+        in socket buffers or the listen backlog) and serve the same :attr:`state` from a new
+        ``Sandbox``. :meth:`clear_hold` instead lets the sandbox serve on, dropping only the
+        requests held so far. Only mutating requests of ``services`` are counted (all services
+        when None); a hold set before replaces the previous one, which is released.
         """
         hold = MutationHold(mutating_calls, frozenset(services) if services else None)
         previous, self._hold = self._hold, hold
@@ -269,7 +272,8 @@ class Sandbox:
         return hold
 
     def clear_hold(self) -> None:
-        """Release and remove the current hold, if any."""
+        """Release and remove the current hold, if any: held requests are dropped, later ones
+        served (including any a killed client had sent that were not read yet)."""
         hold, self._hold = self._hold, None
         if hold is not None:
             hold.release()

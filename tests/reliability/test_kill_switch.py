@@ -9,6 +9,7 @@ hold does not count (STS here) pass before it trips and do not move the count.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -78,8 +79,11 @@ def test_holds_after_the_kth_mutating_call_and_drops_what_was_held(sandbox: Sand
     )
     read, read_outcome = in_thread(lambda: client(sandbox, "securityhub").describe_hub())
     # Held: neither the second call's answer nor anything after it comes back.
+    deadline = time.monotonic() + 30
+    while hold.held < 3 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert hold.held == 3
     for thread in (second, third, read):
-        thread.join(0.5)
         assert thread.is_alive()
 
     sandbox.clear_hold()
@@ -97,6 +101,7 @@ def test_holds_after_the_kth_mutating_call_and_drops_what_was_held(sandbox: Sand
     recorded = {m["accountId"] for m in sandbox.state.members(ADMIN, REGION, "securityhub")}
     assert recorded == {members[0], members[1]}
     assert hold.applied == 2
+    assert hold.dropped == 3
     mutating = [c for c in sandbox.calls if c["mutating"] and c["service"] == "securityhub"]
     assert [c["accounts"] for c in mutating] == [1, 1]
     assert sum(1 for c in sandbox.calls if c["operation"] == "DescribeHub") == 1
