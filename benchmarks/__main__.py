@@ -94,7 +94,7 @@ def run(
 
 def render(measurements: Sequence[Measurement], *, quick: bool) -> tuple[str, bool]:
     """The printed report, and whether every run was correct with calls at the bound."""
-    lines = [report.table(measurements), ""]
+    lines = ["Machine:", "", *report.machine(), "", report.table(measurements), ""]
     lines.append(
         "calls and call bound include the run's one sts GetCallerIdentity; "
         "AWS span = first request's arrival to last request's arrival + one latency (what the "

@@ -6,8 +6,13 @@ command printed.
 
 from __future__ import annotations
 
+import datetime
+import os
+import platform
+import subprocess
 from collections.abc import Sequence
 from itertools import groupby
+from pathlib import Path
 
 from benchmarks.harness import Measurement
 
@@ -23,6 +28,43 @@ HEADER = (
     "| wall bound s | ratio | process s | ratio | outside span s | 429s | CPU s | peak RSS MB |"
 )
 RULE = "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|"
+
+
+def machine() -> list[str]:
+    """Where the numbers come from: the machine, the versions, the commit, the date."""
+    import botocore
+
+    model = "unknown"
+    memory = "unknown"
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal:"):
+                memory = f"{int(line.split()[1]) / 2**20:.1f} GiB"
+                break
+    except OSError:
+        pass
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=Path(__file__).resolve().parent,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC")
+    return [
+        f"- date: {now}; commit {commit or 'unknown'}",
+        f"- CPU: {os.cpu_count()} × {model} (nproc {len(os.sched_getaffinity(0))}); "
+        f"memory {memory}",
+        f"- {platform.python_implementation()} {platform.python_version()}, "
+        f"botocore {botocore.__version__}, {platform.system()} {platform.release()}",
+    ]
 
 
 def _ratio(value: float | None) -> str:
