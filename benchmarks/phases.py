@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
 
     from reconciler import cli, logs, pipeline, report  # noqa: F401  (the CLI's imports)
     from reconciler.aws import ratelimit, session, wiring
-    from reconciler.aws.regions import load_region_catalog
+    from reconciler.aws.regions import load_region_catalog, new_botocore_session
     from reconciler.manifest import expand, load_manifest
     from reconciler.metrics import shard_numbers
     from reconciler.observe import observe_all
@@ -43,7 +43,7 @@ def main(argv: list[str]) -> int:
     mark("expand")
     rates = {service: ratelimit.Rate.parse(rate) for service in ("guardduty", "securityhub")}
     base = session.ClientFactory(
-        boto3.Session(),
+        boto3.Session(botocore_session=new_botocore_session()),
         dry_run=True,
         limiter=ratelimit.RateLimiter(rates),
         settings=session.ClientSettings(max_pool_connections=16),

@@ -534,8 +534,10 @@ def _aws_session(args: argparse.Namespace) -> Iterator[tuple[Any, str | None]]:
     """The boto3 session to use, and the endpoint override (the embedded sandbox's)."""
     import boto3
 
+    from reconciler.aws.regions import new_botocore_session
+
     if not args.sandbox:
-        yield boto3.Session(), None
+        yield boto3.Session(botocore_session=new_botocore_session()), None
         return
 
     from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState, SandboxStateError
@@ -550,6 +552,7 @@ def _aws_session(args: argparse.Namespace) -> Iterator[tuple[Any, str | None]]:
         log.info("sandbox.started", endpoint=sandbox.endpoint_url, state=args.sandbox)
         yield (
             boto3.Session(
+                botocore_session=new_botocore_session(),
                 aws_access_key_id=access_key,
                 aws_secret_access_key=secret_key,
                 region_name="us-east-1",

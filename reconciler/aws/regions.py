@@ -3,34 +3,65 @@
 The manifest validator needs to know which regions exist, which partition each belongs to
 (aws, aws-us-gov, aws-cn, ...) and which regions offer GuardDuty and Security Hub. botocore
 ships that data; we read it once and hand a pure :class:`~reconciler.model.RegionCatalog` on.
+
+The endpoint data is read through :func:`shared_data_loader`, which the run's sessions are
+given too (:func:`new_botocore_session`), so each bundled file is parsed once per process. The
+catalog walks the data itself rather than asking ``Session.get_available_regions``, which
+loads each service's whole API model to find its endpoint prefix (EC2's alone is several MB
+of JSON): 0.05 s of CPU instead of 0.3 s, in every run.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import Any
 
 import botocore.session
 
 from reconciler.model import RegionCatalog, Service
 
+#: The key of each service in botocore's endpoint data (its endpoint prefix).
+_ENDPOINT_PREFIX = {Service.GUARDDUTY: "guardduty", Service.SECURITYHUB: "securityhub"}
+
+
+@lru_cache(maxsize=1)
+def shared_data_loader() -> Any:
+    """botocore's loader of its bundled JSON (endpoints, API models), one per process.
+
+    Taken from a default session so that ``AWS_DATA_PATH`` is honoured as botocore would.
+    The loader only reads and caches files, so sharing it shares no credentials or settings.
+    """
+    return botocore.session.get_session().get_component("data_loader")
+
+
+def new_botocore_session() -> botocore.session.Session:
+    """A fresh botocore session (its own credentials and configuration) on the shared loader."""
+    session = botocore.session.get_session()
+    session.register_component("data_loader", shared_data_loader())
+    return session
+
 
 @lru_cache(maxsize=1)
 def load_region_catalog() -> RegionCatalog:
-    session = botocore.session.get_session()
+    return catalog_from_endpoint_data(shared_data_loader().load_data("endpoints"))
+
+
+def catalog_from_endpoint_data(data: dict[str, Any]) -> RegionCatalog:
+    """The catalog of botocore's ``endpoints.json`` document.
+
+    A partition's regions are the keys of its ``regions``; a service is offered in a region
+    when its ``endpoints`` has that region's key (the others there are global or FIPS
+    endpoints, such as ``fips-us-east-1``, which are not regions).
+    """
     regions_by_partition: dict[str, frozenset[str]] = {}
     offered: dict[Service, set[str]] = {service: set() for service in Service}
-    for partition in session.get_available_partitions():
-        every_region: set[str] = set()
+    for partition in data["partitions"]:
+        regions = frozenset(partition.get("regions", {}))
+        regions_by_partition[partition["partition"]] = regions
+        services = partition.get("services", {})
         for service in Service:
-            names = session.get_available_regions(
-                service.value, partition_name=partition, allow_non_regional=False
-            )
-            offered[service].update(names)
-            every_region.update(names)
-        # Regions that offer neither service still exist; list them so the error can say
-        # "does not offer" rather than "unknown region".
-        every_region.update(session.get_available_regions("ec2", partition_name=partition))
-        regions_by_partition[partition] = frozenset(every_region)
+            endpoints = services.get(_ENDPOINT_PREFIX[service], {}).get("endpoints", {})
+            offered[service].update(name for name in endpoints if name in regions)
     return RegionCatalog(
         regions_by_partition=regions_by_partition,
         offered={service: frozenset(names) for service, names in offered.items()},
