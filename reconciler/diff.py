@@ -210,28 +210,30 @@ def _membership_delta(
     administrator_account_id: str,
 ) -> tuple[list[str], list[str], list[str]]:
     """(missing, unmanaged, email-mismatched) account IDs, each sorted."""
-    wanted_emails = {account: _fold(member.email) for account, member in desired.items()}
-    # An email AWS does not return (organization members) or the manifest does not give is not
-    # compared: we put the other side's value in, so the comparison sees no change there.
-    observed_emails = {
-        account: (_fold(member.email) if member.email else wanted_emails.get(account, ""))
-        for account, member in observed.items()
-    }
-    for account, wanted in wanted_emails.items():
-        if not wanted and account in observed_emails:
-            observed_emails[account] = ""
-    missing = sorted(wanted_emails.keys() - observed_emails.keys())
+    missing = sorted(desired.keys() - observed.keys())
     unmanaged = sorted(
         account
-        for account in observed_emails.keys() - wanted_emails.keys()
+        for account in observed.keys() - desired.keys()
         if account != administrator_account_id
     )
     mismatched = sorted(
         account
-        for account in wanted_emails.keys() & observed_emails.keys()
-        if wanted_emails[account] != observed_emails[account]
+        for account in desired.keys() & observed.keys()
+        if _emails_differ(desired[account].email, observed[account].email)
     )
     return missing, unmanaged, mismatched
+
+
+def _emails_differ(wanted: str | None, seen: str | None) -> bool:
+    """Whether the manifest's email and AWS's differ, ignoring case and surrounding blanks.
+
+    An email AWS does not return (organization members) or the manifest does not give is not
+    compared. Equal strings, the common case, are settled without folding either.
+    """
+    if not wanted or not seen or wanted == seen:
+        return False
+    folded = _fold(wanted)
+    return bool(folded) and folded != _fold(seen)
 
 
 def _classify_unmanaged(
