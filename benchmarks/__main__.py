@@ -101,7 +101,9 @@ def render(measurements: Sequence[Measurement], *, quick: bool) -> tuple[str, bo
         "wall bound models, and what the goal is checked on); process = the reconcile process "
         "from start to exit; outside span = process start to first request + last request to "
         "exit (interpreter, imports, manifest, report); 429s = throttled responses; CPU and "
-        "peak RSS are the reconcile process's own (os.wait4). 1-minute load average at the "
+        "peak RSS are the reconcile process's own (os.wait4); planning CPU = region catalog, "
+        "manifest load, expansion, diff, plan and report, from a second, instrumented run of "
+        "the same dry-run (benchmarks.phases). 1-minute load average at the "
         "start of each run: "
         + ", ".join(f"{_name(m)} {m.load_average:.1f}" for m in measurements)
         + "."
@@ -117,6 +119,8 @@ def render(measurements: Sequence[Measurement], *, quick: bool) -> tuple[str, bo
     if phases:
         lines += ["", "CPU seconds by step of the dry-run (benchmarks.phases, a second run):", ""]
         lines += phases
+        notes = [(m, report.whole_process_note(m)) for m in measurements]
+        lines += [""] + [f"- {_name(m)}: {note}" for m, note in notes if note]
     scaling = report.scaling(measurements)
     if scaling:
         lines += ["", "Scaling:", "", *scaling]
