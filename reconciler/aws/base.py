@@ -143,13 +143,18 @@ class MemberAdapter:
             ) from exc
 
     def _normalise(self, raw_members: Iterable[Mapping[str, Any]]) -> Iterable[ObservedMember]:
+        # A shard has a handful of distinct statuses among tens of thousands of members.
+        parsed: dict[str, MemberStatus] = {}
         for raw in raw_members:
             raw_status = str(raw.get(self.status_field) or "")
+            status = parsed.get(raw_status)
+            if status is None:
+                status = parsed[raw_status] = MemberStatus.parse(raw_status)
             email = raw.get("Email") or None
             yield ObservedMember(
                 account_id=str(raw["AccountId"]),
                 email=str(email) if email else None,
-                status=MemberStatus.parse(raw_status),
+                status=status,
                 raw_status=raw_status,
             )
 
