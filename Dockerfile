@@ -1,5 +1,5 @@
 # syntax=docker/dockerfile:1
-# The reconciler as a scheduled container job (see docs/operations.md).
+# The reconciler as a scheduled container job (see the README, section Running it).
 #
 # Two stages. The build stage installs the pinned, hash-checked dependencies from
 # requirements.lock into a virtual environment *before* the source is copied, so that layer is

@@ -7,5 +7,6 @@ sandbox that throttles and delays like AWS), the sandbox's calls log is counted,
 and times are set against lower bounds computed from the scenario alone (:mod:`.bounds`).
 
 ``python -m benchmarks`` runs the full scenarios, ``python -m benchmarks --quick`` small ones
-through the same code (what ``tests/benchmarks`` runs in CI). See ``docs/scale.md``.
+through the same code (what ``tests/benchmarks`` runs in CI). See the README, section Scale and
+speed.
 """
