@@ -36,6 +36,7 @@ from reconciler.errors import (
     UsageError,
 )
 from reconciler.model import Service
+from reconciler.redact import mask_emails
 
 EXIT_CONVERGED = 0
 EXIT_FAILED = 1
@@ -221,8 +222,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except DryRunViolation as exc:
         _error(f"refused: {exc}")
         code = EXIT_FAILED
-    except (IdentityMismatch, PlanRefused) as exc:
+    except IdentityMismatch as exc:
         _error(str(exc))
+        code = EXIT_FAILED
+    except PlanRefused as exc:
+        # A stale saved plan is explained with the emails AWS now reports: masked, like logs.
+        _error(str(exc) if args.show_emails else mask_emails(str(exc)))
         code = EXIT_FAILED
     except ReconcilerError as exc:
         _error(str(exc))

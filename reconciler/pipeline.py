@@ -127,11 +127,28 @@ def _saved_plan(
         return fresh
     stale = planfile.stale_actions(saved, observations)
     if stale:
+        changes = planfile.stale_changes(saved, observations)
+        if changes is None:  # saved without snapshots: the actions are all we can name
+            raise PlanRefused(
+                "saved plan refused, nothing applied: " + "; ".join(stale) + "; make a new plan"
+            )
         raise PlanRefused(
-            "saved plan refused, nothing applied: " + "; ".join(stale) + "; make a new plan"
+            "saved plan refused, nothing applied: changed since the plan was made: "
+            + "; ".join(_listed(changes))
+            + "; make a new plan"
         )
     log.info("plan.saved.valid", actions=len(saved.actions))
     return replace(fresh, actions=saved.actions)
+
+
+# Enough to see what happened; a refusal over a whole organization stays one readable line.
+LISTED_CHANGES = 20
+
+
+def _listed(lines: list[str]) -> list[str]:
+    if len(lines) <= LISTED_CHANGES:
+        return lines
+    return [*lines[:LISTED_CHANGES], f"and {len(lines) - LISTED_CHANGES} more"]
 
 
 def needs_auto_enable(desired: DesiredState, observation: ShardObservation) -> bool:

@@ -3,7 +3,8 @@
 Aspects under test:
 - saved plans: --dry-run --out writes a plan; --plan applies exactly its actions; a plan whose
   members changed, or whose manifest changed, is refused with exit 1 and no mutating call,
-  saying what changed; an already-applied plan is a no-op with exit 0;
+  saying what changed (field by field: a member that appeared, a status, an email, masked
+  unless --show-emails); an already-applied plan is a no-op with exit 0;
 - the JSON output validates against the published schema (schemas/plan.schema.json), for a
   dry run, an apply and a failing run;
 - markdown output: the summary table, the actions, collapsible lists, the drift; it is also
@@ -26,13 +27,14 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+import boto3
 import jsonschema
 import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.aws import operations
-from tests.cli.conftest import EXTERNAL, Bed, manifest, org_account, world
+from tests.cli.conftest import EXTERNAL, Bed, manifest, org_account, root_email, world
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
 MEMBERS = [org_account(i) for i in range(6)]
@@ -93,8 +95,52 @@ def test_saved_plan_is_refused_when_its_members_changed(make_bed: Callable[..., 
     refused = bed.run("--plan", plan_file)
     assert refused.code == 1
     assert refused.count(mutating=True) == 0
-    assert "changed since the plan was made" in refused.stderr
-    assert MEMBERS[0] in refused.stderr
+    assert refused.stderr.splitlines()[-1] == (
+        "reconcile: error: saved plan refused, nothing applied: changed since the plan was made: "
+        f"guardduty us-east-1 create {MEMBERS[0]}: member appeared (status Enabled); "
+        "make a new plan"
+    )
+
+
+def test_a_refused_plan_names_each_changed_field(make_bed: Callable[..., Bed]) -> None:
+    other = "777777777777"
+    bed = make_bed(world(external=[EXTERNAL, other]))
+    bed.sandbox.state.add_members(
+        "111111111111",
+        "us-east-1",
+        "guardduty",
+        [{"accountId": EXTERNAL, "email": root_email(EXTERNAL), "status": "Created"}],
+    )
+    data = manifest(
+        [EXTERNAL, other], regions=["us-east-1"], guardduty="invitation", securityhub=None
+    )
+    path = bed.write_manifest(data)
+    plan_file = bed.tmp / "plan.json"
+    assert bed.run("--manifest", path, "--dry-run", "--out", plan_file).code == 0
+    # Someone recreates the member with another address and invites it, through the API; the
+    # address is not the account's, so the invitation fails verification.
+    guardduty = boto3.client("guardduty", region_name="us-east-1")
+    detector = guardduty.list_detectors()["DetectorIds"][0]
+    guardduty.delete_members(DetectorId=detector, AccountIds=[EXTERNAL])
+    guardduty.create_members(
+        DetectorId=detector, AccountDetails=[{"AccountId": EXTERNAL, "Email": "Other@example.com"}]
+    )
+    guardduty.invite_members(DetectorId=detector, AccountIds=[EXTERNAL])
+
+    masked = bed.run("--plan", plan_file)
+    assert masked.code == 1
+    assert masked.count(mutating=True) == 0
+    assert masked.stderr.splitlines()[-1] == (
+        "reconcile: error: saved plan refused, nothing applied: changed since the plan was made: "
+        f"guardduty us-east-1 invite {EXTERNAL}: status Created → EmailVerificationFailed; "
+        f"guardduty us-east-1 invite {EXTERNAL}: email r***@example.com → o***@example.com; "
+        "make a new plan"
+    )
+    shown = bed.run("--plan", plan_file, "--show-emails")
+    assert shown.code == 1
+    assert (
+        f"invite {EXTERNAL}: email root+{EXTERNAL}@example.com → other@example.com;" in shown.stderr
+    )
 
 
 def test_saved_plan_is_refused_when_the_manifest_changed(make_bed: Callable[..., Bed]) -> None:
