@@ -9,6 +9,7 @@ nothing after the plan runs at all. Shards are applied and verified in parallel,
 
 from __future__ import annotations
 
+import gc
 import time
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -80,34 +81,43 @@ def run(
         max_concurrency=max_concurrency,
         wants_auto_enable=lambda observation: needs_auto_enable(desired, observation),
     )
-    plan = build_plan(desired, observations, allow_mass_prune=allow_mass_prune)
-    if saved is not None:
-        plan = _saved_plan(desired, observations, plan, saved)
-    log.info(
-        "plan.built",
-        actions=len(plan.actions),
-        drift=len(plan.drift),
-        blocked=len(plan.blocked),
-        dry_run=dry_run,
-    )
-    results: tuple[AccountResult, ...] | None = None
-    if not dry_run:
-        results = _apply_and_verify(
-            desired,
-            ports,
-            plan,
-            max_concurrency=max_concurrency,
-            acceptor=acceptor,
-            progress=progress or NoProgress(),
+    # The desired state and the observations live until the run ends, and at 50,000 members
+    # they are hundreds of thousands of objects: frozen, the cyclic collector stops rescanning
+    # them on every collection that planning and applying trigger (0.1-0.2 s of CPU per run
+    # at that size). Unfrozen at the end, so a caller running many reconciles in one process
+    # (the tests) gets its memory back.
+    gc.freeze()
+    try:
+        plan = build_plan(desired, observations, allow_mass_prune=allow_mass_prune)
+        if saved is not None:
+            plan = _saved_plan(desired, observations, plan, saved)
+        log.info(
+            "plan.built",
+            actions=len(plan.actions),
+            drift=len(plan.drift),
+            blocked=len(plan.blocked),
+            dry_run=dry_run,
         )
-    return RunReport(
-        desired=desired,
-        observations=observations,
-        plan=plan,
-        dry_run=dry_run,
-        results=results,
-        duration_seconds=time.monotonic() - started,
-    )
+        results: tuple[AccountResult, ...] | None = None
+        if not dry_run:
+            results = _apply_and_verify(
+                desired,
+                ports,
+                plan,
+                max_concurrency=max_concurrency,
+                acceptor=acceptor,
+                progress=progress or NoProgress(),
+            )
+        return RunReport(
+            desired=desired,
+            observations=observations,
+            plan=plan,
+            dry_run=dry_run,
+            results=results,
+            duration_seconds=time.monotonic() - started,
+        )
+    finally:
+        gc.unfreeze()
 
 
 def _saved_plan(
