@@ -53,6 +53,10 @@ Loc = tuple[str | int, ...]
 # libyaml when PyYAML was built with it, else the pure-Python parser (same events, slower).
 _Loader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+# How libyaml words a scanner error for nesting past its own limit (1,000 levels in the builds
+# that have one).
+_LIBYAML_DEPTH_PROBLEM: Final = "exceeded maximum nesting depth"
+
 _STR_TAG: Final = "tag:yaml.org,2002:str"
 # Explicit tags we accept: `!!str 012345678901` is a legitimate way to quote an ID, `!` is
 # YAML's "non-specific" tag, and the collection tags change nothing.
@@ -275,11 +279,7 @@ def _build(loader: yaml.SafeLoader, text: str, path: str) -> Any:
             if event.tag is not None and event.tag not in _COLLECTION_TAGS:
                 raise fail(f"YAML tag {event.tag} is not allowed in a manifest", _line(event))
             if len(stack) >= MAX_DEPTH:
-                raise fail(
-                    f"the YAML is nested more than {MAX_DEPTH} levels deep; a manifest "
-                    "needs at most 5",
-                    _line(event),
-                )
+                raise fail(_depth_reason(), _line(event))
             container: dict[str, Any] | list[Any] = {} if cls is map_start else []
             if top is None:
                 root = container
@@ -354,12 +354,21 @@ def _scalar(event: Any, path: str) -> Any:
     return value
 
 
+def _depth_reason() -> str:
+    return f"the YAML is nested more than {MAX_DEPTH} levels deep; a manifest needs at most 5"
+
+
 def _mark_line(exc: yaml.MarkedYAMLError) -> int | None:
     mark = exc.problem_mark or exc.context_mark
     return None if mark is None else int(mark.line) + 1
 
 
 def _syntax_reason(exc: yaml.MarkedYAMLError) -> str:
+    if exc.problem and exc.problem.startswith(_LIBYAML_DEPTH_PROBLEM):
+        # libyaml releases with their own nesting limit (PyYAML 6.0.4's wheels) stop in the
+        # scanner, which reads ahead of the events, before our depth check sees the level past
+        # MAX_DEPTH: the user gets the same message whichever libyaml parsed the file.
+        return _depth_reason()
     reason = f"invalid YAML: {exc.problem or 'syntax error'}"
     if exc.context and exc.context_mark is not None:
         reason += f" ({exc.context} that started on line {exc.context_mark.line + 1})"

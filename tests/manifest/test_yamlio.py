@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
 from reconciler.errors import ManifestError
 from reconciler.manifest import yamlio
@@ -103,6 +104,23 @@ def test_deep_nesting_fails_fast_without_recursion() -> None:
     # PyYAML's own C composer segfaults on this; we stop at level 33.
     with pytest.raises(ManifestError, match="nested more than"):
         parse_yaml("a: " + "[" * 1_000_000, "m.yaml")
+
+
+def test_libyaml_own_depth_limit_reads_as_ours(monkeypatch: pytest.MonkeyPatch) -> None:
+    # libyaml builds with a nesting limit of their own (PyYAML 6.0.4's wheels) stop in the
+    # scanner, ahead of our check; whichever libyaml is installed, the user reads one message.
+    def scanner_refuses(*_: object) -> None:
+        mark = yaml.Mark("m.yaml", 0, 15, 3, None, None)
+        raise yaml.scanner.ScannerError(
+            "while increasing flow level", mark, "exceeded maximum nesting depth", mark
+        )
+
+    monkeypatch.setattr(yamlio, "_build", scanner_refuses)
+    with pytest.raises(ManifestError) as info:
+        parse_yaml("#\n" * 15 + "x: [[[]]]", "m.yaml")
+    assert str(info.value) == (
+        "m.yaml:16: the YAML is nested more than 32 levels deep; a manifest needs at most 5"
+    )
 
 
 def test_node_limit(monkeypatch: pytest.MonkeyPatch) -> None:
