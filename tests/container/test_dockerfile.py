@@ -218,3 +218,67 @@ def test_every_pin_in_the_lock_is_exact_and_hashed() -> None:
     for name, (version, hashes) in pins.items():
         assert hashes, f"{name}=={version} has no --hash (pip --require-hashes refuses it)"
         assert name != "reconciler", "the project itself is installed from its wheel, not the lock"
+
+
+# --- the development constraints ---------------------------------------------------------------
+
+DEV_LOCK = df.REPO / "requirements-dev.lock"
+
+
+def _dev_pins() -> dict[str, str]:
+    """{canonical name: version} from the development constraints (no hashes: see .ci/run)."""
+    pins: dict[str, str] = {}
+    for raw in DEV_LOCK.read_text(encoding="utf-8").splitlines():
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = PIN.match(line)
+        assert match, f"requirements-dev.lock: not a name==version pin: {line!r}"
+        name = canonicalize_name(match.group(1))
+        assert name not in pins, f"{name} is pinned twice in requirements-dev.lock"
+        pins[name] = match.group(2)
+    return pins
+
+
+def test_ci_tests_the_versions_the_container_ships() -> None:
+    # CI installs under requirements-dev.lock; a runtime package at another version there than
+    # in requirements.lock would mean CI passes on code the image does not run.
+    dev = _dev_pins()
+    differing = [
+        f"{name}: requirements.lock {version}, requirements-dev.lock {dev.get(name, 'missing')}"
+        for name, (version, _) in sorted(_lock_pins().items())
+        if dev.get(name) != version
+    ]
+    assert not differing, (
+        "regenerate requirements-dev.lock with the command at its top:\n" + "\n".join(differing)
+    )
+
+
+def test_the_dev_lock_pins_every_test_and_dev_tool_within_its_range() -> None:
+    project = tomllib.loads((df.REPO / "pyproject.toml").read_text(encoding="utf-8"))["project"]
+    dev = _dev_pins()
+    assert "reconciler" not in dev, "the project is installed from the checkout, not pinned"
+    problems: list[str] = []
+    for extra in ("test", "dev"):
+        for text in project["optional-dependencies"][extra]:
+            requirement = Requirement(text)
+            name = canonicalize_name(requirement.name)
+            if name == "reconciler":
+                continue
+            if name not in dev:
+                problems.append(f"{requirement.name} ([{extra}]) is not in requirements-dev.lock")
+            elif not requirement.specifier.contains(dev[name], prereleases=True):
+                problems.append(f"{requirement.name}=={dev[name]} is outside {text!r}")
+    assert not problems, (
+        "requirements-dev.lock is stale; regenerate it with the command at its top:\n"
+        + "\n".join(problems)
+    )
+
+
+def test_ci_installs_under_the_dev_lock() -> None:
+    ci = (df.REPO / ".ci" / "run").read_text(encoding="utf-8")
+    installs = [
+        line for line in ci.splitlines() if re.search(r"pip install .*-e '\.\[dev\]'", line)
+    ]
+    assert installs, ".ci/run installs the project with its dev extra"
+    assert all("-c requirements-dev.lock" in line for line in installs), installs
