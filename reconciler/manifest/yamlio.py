@@ -181,18 +181,21 @@ def parse_yaml(text: str, path: str) -> Any:
 
     Returns None for a file with no document at all (empty, or only comments).
     """
-    loader = _Loader(text)
+    loader: yaml.SafeLoader | None = None
     try:
+        # Inside the try: PyYAML's own reader checks the characters as it is built.
+        loader = _Loader(text)
         with pause_gc():
             return _build(loader, text, path)
     except yaml.MarkedYAMLError as exc:
-        line = _mark_line(exc)
-        reason = _syntax_reason(exc)
-        if line is not None and "\t" in text.split("\n", line)[line - 1]:
+        last_line = _yaml_line_count(text)
+        line = _mark_line(exc, last_line)
+        reason = _syntax_reason(exc, last_line)
+        if line is not None and "\t" in _yaml_line(text, line):
             reason += "; tabs cannot indent YAML, use spaces"
         raise ManifestError(reason, path=path, line=line) from None
     except yaml.reader.ReaderError as exc:
-        line = text.count("\n", 0, exc.position) + 1
+        line = len(_YAML_LINE_BREAK.findall(_text_before(text, exc.position))) + 1
         char = exc.character
         shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
         reason = f"invalid YAML: character {shown} is not allowed in YAML text ({exc.reason})"
@@ -200,7 +203,8 @@ def parse_yaml(text: str, path: str) -> Any:
     except yaml.YAMLError as exc:
         raise ManifestError(f"invalid YAML: {exc}", path=path) from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def _build(loader: yaml.SafeLoader, text: str, path: str) -> Any:
@@ -358,20 +362,64 @@ def _depth_reason() -> str:
     return f"the YAML is nested more than {MAX_DEPTH} levels deep; a manifest needs at most 5"
 
 
-def _mark_line(exc: yaml.MarkedYAMLError) -> int | None:
+# What YAML 1.1 counts as a line break, and so what its marks' line numbers count: a file with
+# old Mac (CR) endings or Unicode line separators has more YAML lines than "\n"s.
+_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+
+
+def _yaml_line(text: str, line: int) -> str:
+    """The text of 1-based YAML line ``line``, or "" past the end (a mark at the end of input)."""
+    lines = _YAML_LINE_BREAK.split(text, maxsplit=line)
+    return lines[line - 1] if 0 < line <= len(lines) else ""
+
+
+def _text_before(text: str, position: int) -> str:
+    """The text ahead of a reader error's ``position``.
+
+    libyaml reports it as an offset into the UTF-8 encoding of the text, PyYAML's own reader
+    as a character offset; they differ as soon as a non-ASCII character comes first.
+    """
+    if _Loader is yaml.SafeLoader:
+        return text[:position]
+    return text.encode("utf-8", "surrogatepass")[:position].decode("utf-8", "ignore")
+
+
+def _yaml_line_count(text: str) -> int:
+    """How many YAML lines ``text`` has (a final line break does not start another one)."""
+    breaks = len(_YAML_LINE_BREAK.findall(text))
+    ends_on_break = text.endswith(("\n", "\r", "\x85", "\u2028", "\u2029"))
+    return breaks if ends_on_break or not text else breaks + 1
+
+
+def _past_end(mark: yaml.Mark | None, last_line: int) -> bool:
+    # At the end of the input libyaml moves its mark to a line after the last one; so does
+    # PyYAML's own reader after a final line break.
+    return mark is not None and int(mark.line) + 1 > last_line
+
+
+def _mark_line(exc: yaml.MarkedYAMLError, last_line: int) -> int | None:
     mark = exc.problem_mark or exc.context_mark
-    return None if mark is None else int(mark.line) + 1
+    if mark is None:
+        return None
+    return max(last_line, 1) if _past_end(mark, last_line) else int(mark.line) + 1
 
 
-def _syntax_reason(exc: yaml.MarkedYAMLError) -> str:
+def _syntax_reason(exc: yaml.MarkedYAMLError, last_line: int) -> str:
     if exc.problem and exc.problem.startswith(_LIBYAML_DEPTH_PROBLEM):
         # libyaml releases with their own nesting limit (PyYAML 6.0.4's wheels) stop in the
         # scanner, which reads ahead of the events, before our depth check sees the level past
         # MAX_DEPTH: the user gets the same message whichever libyaml parsed the file.
         return _depth_reason()
     reason = f"invalid YAML: {exc.problem or 'syntax error'}"
+    if _past_end(exc.problem_mark, last_line) and "stream" not in reason:
+        # A truncated file (an unclosed bracket or quote): the line number is the last line's.
+        reason += " at the end of the file"
     if exc.context and exc.context_mark is not None:
-        reason += f" ({exc.context} that started on line {exc.context_mark.line + 1})"
+        if _past_end(exc.context_mark, last_line):
+            # libyaml reports some contexts at the end of the input too, not where they began.
+            reason += f" ({exc.context})"
+        else:
+            reason += f" ({exc.context} that started on line {exc.context_mark.line + 1})"
     return reason
 
 

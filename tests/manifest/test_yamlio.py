@@ -78,8 +78,11 @@ def test_no_document_is_none(text: str) -> None:
         ("a:\n  - 1\n  -\n", "empty value (null)", 3),
         ("a: null\n", "empty value (null)", 1),
         ("a: ~\n", "empty value (null)", 1),
-        ("a: [1\n", "invalid YAML", 2),
-        ("a: 'x\n", "invalid YAML", 2),
+        # A truncated file is refused on its last line, not on the line after it.
+        ("a: [1\n", "invalid YAML: did not find expected ',' or ']' at the end of the file", 1),
+        ("a: 'x\n", "invalid YAML: found unexpected end of stream (while scanning", 1),
+        ("a: 1\nb: [\n\n", "(while parsing a flow node)", 3),
+        ("a: [1, 2\nb: 3\n", "(while parsing a flow sequence that started on line 1)", 2),
         ("a:\n\t- 1\n", "tabs cannot indent YAML", 2),
         ("a: b\x07\n", "character #x0007 is not allowed", 1),
     ],
@@ -90,6 +93,41 @@ def test_refusals_name_the_line(text: str, reason: str, line: int) -> None:
     assert reason in str(info.value)
     assert info.value.line == line
     assert str(info.value).startswith(f"m.yaml:{line}")
+
+
+@pytest.mark.parametrize(
+    "line_break", ["\r", "\r\n", "\x85", "\u2028", "\u2029"], ids=["cr", "crlf", "nel", "ls", "ps"]
+)
+def test_yaml_line_breaks_other_than_newline_count_as_lines(line_break: str) -> None:
+    # YAML counts these as line breaks, so its marks do too; the line shown must be YAML's, and
+    # looking it up must not fail on a file with fewer "\n"s than YAML lines.
+    tabbed = line_break.join(["a:", "\t- 1", ""])
+    with pytest.raises(ManifestError) as info:
+        parse_yaml(tabbed, "m.yaml")
+    assert str(info.value).startswith("m.yaml:2: invalid YAML")
+    assert str(info.value).endswith("; tabs cannot indent YAML, use spaces")
+
+    truncated = line_break.join(["a: 1", "b: 2", "c: ["])
+    with pytest.raises(ManifestError) as info:
+        parse_yaml(truncated, "m.yaml")
+    assert str(info.value).startswith("m.yaml:3: invalid YAML")
+    assert "at the end of the file" in str(info.value)
+
+
+@pytest.mark.parametrize("loader", ["libyaml", "pure"])
+def test_a_disallowed_character_is_placed_on_its_yaml_line(
+    loader: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A reader error carries an offset, not a line (libyaml's in UTF-8 bytes, so the non-ASCII
+    # characters ahead of it must not push it down): count YAML's line breaks before it.
+    if loader == "pure":
+        monkeypatch.setattr(yamlio, "_Loader", yaml.SafeLoader)
+    elif not hasattr(yaml, "CSafeLoader"):
+        pytest.fail("this PyYAML has no libyaml: the container's wheels do")
+    text = "name: Zoë Ørsted\u2028team: sécurité\r\nc: x\x07\nd: 1\n"
+    with pytest.raises(ManifestError) as info:
+        parse_yaml(text, "m.yaml")
+    assert str(info.value).startswith("m.yaml:3: invalid YAML: character #x0007")
 
 
 def test_depth_limit_is_exact() -> None:
