@@ -10,11 +10,13 @@ the CSV file and line in any error.
 from __future__ import annotations
 
 import csv
+import re
 from dataclasses import dataclass
 
 from reconciler.errors import ManifestError
 from reconciler.manifest.yamlio import read_text
 
+_LINE_BREAK = re.compile("\r\n|\r|\n")
 _HEADER_WORDS = frozenset({"accountid", "account_id", "account id", "account", "id"})
 
 
@@ -29,12 +31,12 @@ class CsvMembers:
 
 
 def read_members_csv(path: str) -> CsvMembers:
-    """Read ``AccountId,Email`` rows; blank lines are skipped and CRLF is fine."""
+    """Read ``AccountId,Email`` rows; blank lines are skipped; LF, CRLF and CR all end a line."""
     text, data = read_text(path, what="CSV file")
     entries: list[dict[str, str]] = []
     lines: list[int] = []
-    for number, line in enumerate(text.split("\n"), start=1):
-        line = line.rstrip("\r")
+    # A lone CR too: Excel for Mac's "CSV (Macintosh)" ends lines with it.
+    for number, line in enumerate(_LINE_BREAK.split(text), start=1):
         if not line.strip():
             continue
         try:

@@ -213,6 +213,16 @@ def test_csv_in_the_aws_scripts_format(tmp_path: Path, catalog: RegionCatalog) -
     assert str(tmp_path / "accounts" / "members.csv") in manifest.files
 
 
+def test_csv_with_old_mac_line_endings(tmp_path: Path, catalog: RegionCatalog) -> None:
+    # Excel for Mac's "CSV (Macintosh)" ends each line with a lone CR.
+    rows = "222222222222,aws+222@example.com\r\r333333333333,aws+333@example.com\r"
+    manifest = load_manifest(with_csv(tmp_path, rows), catalog=catalog)
+    assert [m.account_id for m in manifest.members] == ["222222222222", "333333333333"]
+    bad = "222222222222,aws+222@example.com\r\r33333333333,aws+333@example.com\r"
+    error = refused(with_csv(tmp_path, bad), catalog)
+    assert (error.line, error.field) == (3, "accountId")
+
+
 def test_csv_with_a_byte_order_mark(tmp_path: Path, catalog: RegionCatalog) -> None:
     rows = "\ufeff222222222222,aws+222@example.com\n".encode()
     assert len(load_manifest(with_csv(tmp_path, rows), catalog=catalog).members) == 1
