@@ -60,8 +60,7 @@ class _Part:
     """One YAML file of the manifest, parsed, with its members taken out."""
 
     path: str
-    text: str
-    raw: bytes
+    raw: bytes  # what error messages locate paths in; the text is not kept
     data: dict[str, Any]
     has_members: bool = False
     members: list[Any] = field(default_factory=list)
@@ -160,7 +159,7 @@ def _load(given: str, catalog: RegionCatalog) -> Manifest:
 
 def _read_part(path: str, *, in_directory: bool) -> _Part:
     text, raw = read_text(path)
-    data = parse_yaml(text, path)
+    data = parse_yaml(text, path, utf8=raw)
     what = "this file of the directory manifest" if in_directory else "the manifest"
     if data is None:
         raise ManifestError(
@@ -170,13 +169,13 @@ def _read_part(path: str, *, in_directory: bool) -> _Part:
             path=path,
         )
     if not isinstance(data, dict):
-        root = locate(text, [()]).get(())
+        root = locate(raw, [()]).get(())
         raise ManifestError(
             f"{what} must be a YAML mapping (key: value lines) at the top level, not {_kind(data)}",
             path=path,
             line=root.line if root else None,
         )
-    part = _Part(path=path, text=text, raw=raw, data=data)
+    part = _Part(path=path, raw=raw, data=data)
     if "version" in data:
         version = data["version"]
         if type(version) is not int or version != 1:
@@ -315,7 +314,7 @@ def _spot(part: _Part, loc: Loc) -> Spot | None:
 
 def _find(part: _Part, loc: Loc) -> tuple[Spot | None, bool]:
     """Like :func:`_spot`, and whether the spot is that of ``loc`` itself."""
-    found = locate(part.text, [loc])
+    found = locate(part.raw, [loc])
     for length in range(len(loc), -1, -1):
         if loc[:length] in found:
             return found[loc[:length]], length == len(loc)

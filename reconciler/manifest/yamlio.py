@@ -176,17 +176,21 @@ class _Frame:
         return loc
 
 
-def parse_yaml(text: str, path: str) -> Any:
+def parse_yaml(text: str, path: str, *, utf8: bytes | None = None) -> Any:
     """Build the one document in ``text`` as dicts, lists, strings, numbers and booleans.
 
-    Returns None for a file with no document at all (empty, or only comments).
+    ``utf8``, when given, is the file's bytes that ``text`` was decoded from: libyaml then
+    parses them as they are, instead of a UTF-8 copy of ``text`` that PyYAML would make (20 MB
+    less at the peak of a file at the size cap). Returns None for a file with no document at
+    all (empty, or only comments).
     """
+    source: str | bytes = text if utf8 is None or _Loader is yaml.SafeLoader else utf8
     loader: yaml.SafeLoader | None = None
     try:
         # Inside the try: PyYAML's own reader checks the characters as it is built.
-        loader = _Loader(text)
+        loader = _Loader(source)
         with pause_gc():
-            return _build(loader, text, path)
+            return _build(loader, source, path)
     except yaml.MarkedYAMLError as exc:
         last_line = _yaml_line_count(text)
         line = _mark_line(exc, last_line)
@@ -195,7 +199,7 @@ def parse_yaml(text: str, path: str) -> Any:
             reason += "; tabs cannot indent YAML, use spaces"
         raise ManifestError(reason, path=path, line=line) from None
     except yaml.reader.ReaderError as exc:
-        line = len(_YAML_LINE_BREAK.findall(_text_before(text, exc.position))) + 1
+        line = len(_YAML_LINE_BREAK.findall(_text_before(source, exc.position))) + 1
         char = exc.character
         shown = f"#x{char:04x}" if isinstance(char, int) else repr(char)
         reason = f"invalid YAML: character {shown} is not allowed in YAML text ({exc.reason})"
@@ -207,7 +211,7 @@ def parse_yaml(text: str, path: str) -> Any:
             loader.dispose()
 
 
-def _build(loader: yaml.SafeLoader, text: str, path: str) -> Any:
+def _build(loader: yaml.SafeLoader, source: str | bytes, path: str) -> Any:
     get_event: Callable[[], Any] = loader.get_event
     scalar_event, alias_event = events.ScalarEvent, events.AliasEvent
     map_start, seq_start = events.MappingStartEvent, events.SequenceStartEvent
@@ -245,7 +249,7 @@ def _build(loader: yaml.SafeLoader, text: str, path: str) -> Any:
                         top.loc,
                     )
                 if value in top.mapping:
-                    first = locate(text, [(*top.loc, value)]).get((*top.loc, value))
+                    first = locate(source, [(*top.loc, value)]).get((*top.loc, value))
                     where = f" (first set on line {first.line})" if first else ""
                     raise fail(
                         f"duplicate key {value!r}{where}: YAML keeps only the last one, so "
@@ -373,15 +377,18 @@ def _yaml_line(text: str, line: int) -> str:
     return lines[line - 1] if 0 < line <= len(lines) else ""
 
 
-def _text_before(text: str, position: int) -> str:
-    """The text ahead of a reader error's ``position``.
+def _text_before(source: str | bytes, position: int) -> str:
+    """The text ahead of a reader error's ``position`` in what the loader was given.
 
-    libyaml reports it as an offset into the UTF-8 encoding of the text, PyYAML's own reader
-    as a character offset; they differ as soon as a non-ASCII character comes first.
+    libyaml reports it as an offset into the UTF-8 bytes it parsed (its own encoding of a
+    str), PyYAML's own reader as a character offset; they differ as soon as a non-ASCII
+    character comes first.
     """
+    if isinstance(source, bytes):
+        return source[:position].decode("utf-8", "ignore")
     if _Loader is yaml.SafeLoader:
-        return text[:position]
-    return text.encode("utf-8", "surrogatepass")[:position].decode("utf-8", "ignore")
+        return source[:position]
+    return source.encode("utf-8", "surrogatepass")[:position].decode("utf-8", "ignore")
 
 
 def _yaml_line_count(text: str) -> int:
@@ -434,8 +441,11 @@ def format_loc(loc: Loc) -> str:
     return out
 
 
-def locate(text: str, locs: Collection[Loc]) -> dict[Loc, Spot]:
+def locate(text: str | bytes, locs: Collection[Loc]) -> dict[Loc, Spot]:
     """Find where each path (and each of its prefixes) is written, for error messages.
+
+    ``text`` may be the file's UTF-8 bytes: the loader then takes them as they are, with no
+    UTF-8 copy of a str made for libyaml.
 
     A mapping value's line is the line of its key, which is what a reader looks for; a list
     item's is where the item starts. Only the first occurrence of a path is kept, which for a

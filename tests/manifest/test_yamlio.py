@@ -130,6 +130,34 @@ def test_a_disallowed_character_is_placed_on_its_yaml_line(
     assert str(info.value).startswith("m.yaml:3: invalid YAML: character #x0007")
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b"\xef\xbb\xbfa: 1\nb: [x, {c: d}]\n",
+        b"\xef\xbb\xbfa: 1\nb: \x01\n",
+        "name: Zo\u00eb\rteam: [".encode(),
+        b"\xef\xbb\xbfa: 1\na: 2\n",
+        "a:\u2028\t- 1\n".encode(),
+    ],
+    ids=["bom", "bom-control-character", "non-ascii-cr-truncated", "bom-duplicate", "ls-tab"],
+)
+def test_parsing_the_files_bytes_reads_as_parsing_its_text(raw: bytes, tmp_path: Path) -> None:
+    # The loader reads the manifest's bytes (no UTF-8 copy of the text): values, lines and
+    # messages are those of the text, byte-order mark and non-ASCII text included.
+    path = tmp_path / "m.yaml"
+    path.write_bytes(raw)
+    text, data = yamlio.read_text(str(path))
+
+    def outcome(utf8: bytes | None) -> object:
+        try:
+            return parse_yaml(text, "m.yaml", utf8=utf8)
+        except ManifestError as error:
+            return str(error)
+
+    assert outcome(data) == outcome(None)
+    assert yamlio.locate(data, [("a",)]) == yamlio.locate(text, [("a",)])
+
+
 def test_depth_limit_is_exact() -> None:
     fits = "[" * yamlio.MAX_DEPTH + "]" * yamlio.MAX_DEPTH
     assert parse_yaml(fits, "m.yaml") is not None
