@@ -60,7 +60,7 @@ class _Part:
     """One YAML file of the manifest, parsed, with its members taken out."""
 
     path: str
-    raw: bytes  # what error messages locate paths in; the text is not kept
+    raw: bytes  # for the digest, and to locate paths for error messages (the text is not kept)
     data: dict[str, Any]
     has_members: bool = False
     members: list[Any] = field(default_factory=list)

@@ -368,7 +368,8 @@ def _depth_reason() -> str:
 
 # What YAML 1.1 counts as a line break, and so what its marks' line numbers count: a file with
 # old Mac (CR) endings or Unicode line separators has more YAML lines than "\n"s.
-_YAML_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+_YAML_BREAK_CHARS = "\r\n\x85\u2028\u2029"
+_YAML_LINE_BREAK = re.compile(f"\r\n|[{_YAML_BREAK_CHARS}]")
 
 
 def _yaml_line(text: str, line: int) -> str:
@@ -394,8 +395,7 @@ def _text_before(source: str | bytes, position: int) -> str:
 def _yaml_line_count(text: str) -> int:
     """How many YAML lines ``text`` has (a final line break does not start another one)."""
     breaks = len(_YAML_LINE_BREAK.findall(text))
-    ends_on_break = text.endswith(("\n", "\r", "\x85", "\u2028", "\u2029"))
-    return breaks if ends_on_break or not text else breaks + 1
+    return breaks if not text or text[-1] in _YAML_BREAK_CHARS else breaks + 1
 
 
 def _past_end(mark: yaml.Mark | None, last_line: int) -> bool:
@@ -420,6 +420,7 @@ def _syntax_reason(exc: yaml.MarkedYAMLError, last_line: int) -> str:
     reason = f"invalid YAML: {exc.problem or 'syntax error'}"
     if _past_end(exc.problem_mark, last_line) and "stream" not in reason:
         # A truncated file (an unclosed bracket or quote): the line number is the last line's.
+        # Problems that already say so ("unexpected end of stream", "<stream end>") keep theirs.
         reason += " at the end of the file"
     if exc.context and exc.context_mark is not None:
         if _past_end(exc.context_mark, last_line):
