@@ -291,7 +291,7 @@ class _Run:
         )
         regions: list[str] | None = args.regions
         if saved is not None:
-            services, regions = list(saved.services), list(saved.regions)
+            services, regions = planfile.scope_of(saved, manifest)
         # Expanded once before any AWS call, so a bad --service/--region is exit 3 with no
         # call; again below once the organization's accounts are known.
         desired = expand(manifest, services=services, regions=regions)

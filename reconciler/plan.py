@@ -178,13 +178,34 @@ class Plan:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """A safety rail the plan breaks: which, why, and the flag that lifts it (None: none can)."""
+
+    rail: str  # "quota" or "max-deletions"
+    reason: str
+    override: str | None
+
+
+class RefusedPlan(PlanRefused):
+    """The plan was refused as a whole; it travels with the refusal so it can still be shown
+    (a dry run's pull-request comment must list the accounts a mass prune would remove)."""
+
+    def __init__(self, plan: Plan, refusals: Sequence[Refusal]) -> None:
+        self.plan = plan
+        self.refusals = tuple(refusals)
+        super().__init__(
+            "plan refused, nothing applied: " + "; ".join(r.reason for r in self.refusals)
+        )
+
+
 def build_plan(
     desired: DesiredState,
     observations: Mapping[ShardKey, ShardObservation],
     *,
     allow_mass_prune: bool = False,
 ) -> Plan:
-    """The plan that makes AWS match ``desired``; raises PlanRefused past a safety rail."""
+    """The plan that makes AWS match ``desired``; raises RefusedPlan past a safety rail."""
     shards: list[ShardStatus] = []
     actions: list[Action] = []
     drift: list[DriftItem] = []
@@ -226,25 +247,27 @@ def build_plan(
                 f"{total}, over the {settings.mode.value}-mode quota of {quota:,}"
             )
 
-    if refusals:
-        raise PlanRefused(
-            "plan refused, nothing applied: it would exceed the service quota ("
-            + "; ".join(refusals)
-            + ")"
-        )
     plan = Plan(
         administrator_account_id=desired.administrator_account_id,
         shards=tuple(shards),
         actions=tuple(sorted(actions, key=Action.sort_key)),
         drift=tuple(sorted(drift, key=lambda item: (item.key, item.account_id, item.kind))),
     )
+    # Every rail is checked on the whole plan, so a refusal names all it breaks.
+    broken: list[Refusal] = []
+    if refusals:
+        reason = "it would exceed the service quota (" + "; ".join(refusals) + ")"
+        broken.append(Refusal("quota", reason, None))
     removed = plan.accounts_removed()
     if len(removed) > desired.prune.max_deletions and not allow_mass_prune:
-        raise PlanRefused(
-            f"plan refused, nothing applied: prune would remove {len(removed)} accounts, more "
-            f"than prune.maxDeletions ({desired.prune.max_deletions}); check the manifest, or "
-            "pass --allow-mass-prune if this is intended"
+        reason = (
+            f"prune would remove {len(removed)} accounts, more than prune.maxDeletions "
+            f"({desired.prune.max_deletions}); check the manifest, or pass --allow-mass-prune "
+            "if this is intended"
         )
+        broken.append(Refusal("max-deletions", reason, "--allow-mass-prune"))
+    if broken:
+        raise RefusedPlan(plan, broken)
     return plan
 
 

@@ -18,6 +18,20 @@ account's status and folded email, or null if absent). The fingerprints stay the
 snapshot only explains a mismatch, field by field, with deepdiff. A plan saved before snapshots
 existed (same version: readers ignore unknown keys) is refused with the action-level reason.
 
+The document checks itself when it is read back. A hand edit (an account added to an action,
+an email changed, an action dropped, a fingerprint or the scope altered) would otherwise pass
+for a change in AWS or in the manifest, or worse, be applied: the fingerprints cover the
+observed state of an action's accounts, not the action itself. So ``digest`` is a SHA-256 over
+the document's content (canonical JSON: re-indenting or reordering keys does not change it)
+except the snapshots, and each snapshot must digest to its action's fingerprint over exactly
+the action's accounts. A document that fails either is not a valid saved plan (exit 3), and
+the snapshots, though outside the digest, cannot be edited unnoticed. It is a check against
+edits and damage, not a signature: whoever may write the plan may write the manifest too.
+
+A plan refused by a safety rail is saved marked ``refused`` (with the reasons), under the
+digest, so ``--plan`` refuses it again instead of applying it, and a file at that path from an
+earlier run is not left to be applied in its place.
+
 This module only turns plans into documents and back, computes fingerprints and explains
 their mismatches: no I/O beyond the document text, no AWS.
 """
@@ -26,13 +40,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict
 
-from reconciler.errors import ManifestError
+from reconciler.errors import ManifestError, PlanRefused
+from reconciler.manifest.values import Manifest
 from reconciler.model import DesiredMember, DesiredState, Service, ShardKey, ShardObservation
-from reconciler.plan import Action, Plan, Step
+from reconciler.plan import Action, Plan, Refusal, Step
 
 FORMAT = "reconciler-plan"
 # Snapshots were added within version 1: an older reader ignores them, and a newer one reads
@@ -68,6 +83,8 @@ class SavedPlan:
     action_fingerprints: tuple[str, ...]
     # None for an action saved before snapshots were stored.
     action_snapshots: tuple[Snapshot | None, ...]
+    # The safety rails the plan broke when it was made (a refused plan is never applied).
+    refusals: tuple[Refusal, ...] = ()
 
 
 def desired_fingerprint(desired: DesiredState) -> str:
@@ -95,17 +112,33 @@ def observed_fingerprint(
     wanted = None if accounts is None else sorted(set(accounts))
     for key in sorted(observations):
         observation = observations[key]
-        digest.update(f"\n{key}:{observation.ready}:{observation.auto_enable}:".encode())
         members = observation.members
-        for account in wanted if wanted is not None else sorted(members):
-            member = members.get(account)
-            state = (
-                "absent"
-                if member is None
-                else f"{member.status.value}|{(member.email or '').casefold()}"
-            )
-            digest.update(f"{account}={state};".encode())
+        _digest_shard(
+            digest,
+            key,
+            observation.ready,
+            observation.auto_enable,
+            (
+                (account, None if member is None else (member.status.value, member.email))
+                for account in (wanted if wanted is not None else sorted(members))
+                for member in (members.get(account),)
+            ),
+        )
     return digest.hexdigest()
+
+
+def _digest_shard(
+    digest: Any,
+    key: ShardKey,
+    ready: bool,
+    auto_enable: str | None,
+    members: Iterable[tuple[str, tuple[str, str | None] | None]],
+) -> None:
+    """One shard's part of a fingerprint: (account, (status, email) or None if absent)."""
+    digest.update(f"\n{key}:{ready}:{auto_enable}:".encode())
+    for account, member in members:
+        state = "absent" if member is None else f"{member[0]}|{(member[1] or '').casefold()}"
+        digest.update(f"{account}={state};".encode())
 
 
 def action_fingerprint(action: Action, observations: Mapping[ShardKey, ShardObservation]) -> str:
@@ -150,9 +183,14 @@ def dump(
     *,
     desired: DesiredState,
     observations: Mapping[ShardKey, ShardObservation],
+    refusals: Sequence[Refusal] = (),
 ) -> str:
-    """The saved-plan document (JSON text). It holds member emails: keep it like the manifest."""
-    document = {
+    """The saved-plan document (JSON text). It holds member emails: keep it like the manifest.
+
+    With ``refusals`` (the plan broke a safety rail), the document says so and ``--plan``
+    refuses it.
+    """
+    document: dict[str, Any] = {
         "format": FORMAT,
         "version": VERSION,
         "manifest": desired.source,
@@ -179,17 +217,61 @@ def dump(
             for action in plan.actions
         ],
     }
+    if refusals:
+        document["refused"] = [
+            {"rail": r.rail, "reason": r.reason, "override": r.override} for r in refusals
+        ]
+    document["digest"] = _content_digest(document)
     return json.dumps(document, indent=2) + "\n"
 
 
+def _content_digest(document: Mapping[str, Any]) -> str:
+    """SHA-256 of the document's content, without the digest itself and the snapshots.
+
+    The snapshots stay out so a plan can lose them (as older plans never had them) and keep
+    its digest; each is checked against its action's fingerprint instead, which is inside.
+    """
+    content = {key: value for key, value in document.items() if key != "digest"}
+    content["actions"] = [
+        {key: value for key, value in entry.items() if key != "observed"}
+        for entry in document["actions"]
+    ]
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
 def load(text: str, *, path: str) -> SavedPlan:
-    """Parse a saved-plan document; a malformed one is an invalid input (exit 3)."""
+    """Parse a saved-plan document and check it against itself.
+
+    A malformed or edited document is an invalid input (ManifestError, exit 3); one saved
+    refused by a safety rail is refused again (PlanRefused, exit 1). Both before any AWS call.
+    """
+    document, saved = _parse(text, path=path)
+    problem = _integrity_problem(document, saved)
+    if problem is not None:
+        raise ManifestError(
+            f"not a valid saved plan: {problem}; it was changed after it was saved: "
+            "make a new plan",
+            path=path,
+        )
+    if saved.refusals:
+        reasons = "; ".join(refusal.reason for refusal in saved.refusals)
+        overrides = sorted({r.override for r in saved.refusals if r.override is not None})
+        again = f" (with {', '.join(overrides)} if this is intended)" if overrides else ""
+        raise PlanRefused(
+            f"saved plan refused, nothing applied: the plan was refused when it was made "
+            f"({reasons}); make a new plan{again}"
+        )
+    return saved
+
+
+def _parse(text: str, *, path: str) -> tuple[dict[str, Any], SavedPlan]:
     try:
         document = json.loads(text)
         if document.get("format") != FORMAT or document.get("version") != VERSION:
             raise ValueError(f"not a {FORMAT} version {VERSION} document")
         actions = tuple(_action(entry) for entry in document["actions"])
-        return SavedPlan(
+        return document, SavedPlan(
             manifest=str(document["manifest"]),
             desired_fingerprint=str(document["desired_fingerprint"]),
             observed_fingerprint=str(document["observed_fingerprint"]),
@@ -198,9 +280,121 @@ def load(text: str, *, path: str) -> SavedPlan:
             actions=actions,
             action_fingerprints=tuple(str(entry["fingerprint"]) for entry in document["actions"]),
             action_snapshots=tuple(_snapshot(entry) for entry in document["actions"]),
+            refusals=tuple(
+                Refusal(
+                    str(entry["rail"]),
+                    str(entry["reason"]),
+                    None if entry["override"] is None else str(entry["override"]),
+                )
+                for entry in document.get("refused") or ()
+            ),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise ManifestError(f"not a saved plan: {exc}", path=path) from None
+
+
+def _integrity_problem(document: Mapping[str, Any], saved: SavedPlan) -> str | None:
+    """What shows the document was edited, in words; None if it is as it was saved.
+
+    The checks that can name the edit (an action against its own fingerprint and the scope)
+    come first; the digest catches every other edit.
+    """
+    services, regions = set(saved.services), set(saved.regions)
+    for number, (entry, action, fingerprint, snapshot) in enumerate(
+        zip(
+            document["actions"],
+            saved.actions,
+            saved.action_fingerprints,
+            saved.action_snapshots,
+            strict=True,
+        ),
+        start=1,
+    ):
+        where = f"action {number} ({action.key.service.value} {action.key.region} "
+        where += f"{action.step.value})"
+        if action.key.service not in services:
+            return f"{where}: {action.key.service.value} is not one of the plan's services"
+        if action.key.region not in regions:
+            return f"{where}: {action.key.region} is not one of the plan's regions"
+        if entry.get("operation") != action.operation:
+            return (
+                f"{where}: operation {entry.get('operation')} is not the {action.step.value} "
+                f"step's ({action.operation})"
+            )
+        if snapshot is None:
+            continue  # saved without snapshots: the digest still covers the fingerprint
+        mismatch = _accounts_mismatch(action, snapshot)
+        if mismatch:
+            return (
+                f"{where}: its accounts are not those its fingerprint was taken over ({mismatch})"
+            )
+        if _snapshot_fingerprint(action, snapshot) != fingerprint:
+            return f"{where}: its observed state does not match its fingerprint"
+    digest = document.get("digest")
+    if digest is None:
+        return "it has no digest"
+    if digest != _content_digest(document):
+        return "its content does not match its digest"
+    return None
+
+
+def _accounts_mismatch(action: Action, snapshot: Snapshot) -> str:
+    accounts, observed = set(action.account_ids), set(snapshot["members"])
+    parts = []
+    if accounts - observed:
+        parts.append(f"not observed: {', '.join(sorted(accounts - observed))}")
+    if observed - accounts:
+        parts.append(f"observed, not in the action: {', '.join(sorted(observed - accounts))}")
+    return "; ".join(parts)
+
+
+def _snapshot_fingerprint(action: Action, snapshot: Snapshot) -> str:
+    """The fingerprint the snapshot's data digests to (as :func:`action_fingerprint` does)."""
+    digest = hashlib.sha256()
+    if snapshot["ready"] is None:  # the shard was not observed: nothing was digested
+        return digest.hexdigest()
+    members = snapshot["members"]
+    _digest_shard(
+        digest,
+        action.key,
+        snapshot["ready"],
+        snapshot["auto_enable"],
+        (
+            (account, None if member is None else (member["status"], member["email"]))
+            for account in sorted(set(action.account_ids))
+            for member in (members.get(account),)
+        ),
+    )
+    return digest.hexdigest()
+
+
+def scope_of(saved: SavedPlan, manifest: Manifest) -> tuple[list[Service], list[str]]:
+    """The services and regions to run a saved plan over; PlanRefused if the manifest lacks one.
+
+    The plan's scope is not a ``--service``/``--region`` the user passed, so a manifest that
+    no longer has one of them is named as what it is: a manifest changed since the plan.
+    """
+    missing: list[str] = []
+    lost_services = [s.value for s in saved.services if s not in manifest.services]
+    if lost_services:
+        configured = ", ".join(s.value for s in Service if s in manifest.services)
+        missing.append(
+            f"the plan covers service {', '.join(lost_services)}, which the manifest "
+            f"{manifest.source} does not configure (it configures {configured or 'none'})"
+        )
+    lost_regions = [r for r in saved.regions if r not in manifest.regions]
+    if lost_regions:
+        missing.append(
+            f"the plan covers region {', '.join(lost_regions)}, which the manifest "
+            f"{manifest.source} does not list (it lists {', '.join(manifest.regions)})"
+        )
+    if missing:
+        raise PlanRefused(
+            "saved plan refused, nothing applied: "
+            + "; ".join(missing)
+            + "; the manifest changed since the plan was made: make a new plan"
+        )
+    return list(saved.services), list(saved.regions)
 
 
 def _action(entry: Mapping[str, Any]) -> Action:
