@@ -364,7 +364,12 @@ class _Run:
         if args.out:
             _write_atomically(
                 args.out,
-                planfile.dump(outcome.plan, desired=desired, observations=outcome.observations),
+                planfile.dump(
+                    outcome.plan,
+                    desired=desired,
+                    observations=outcome.observations,
+                    refusals=outcome.refusals,
+                ),
             )
             log.info("plan.saved", path=args.out, actions=len(outcome.plan.actions))
 
@@ -388,6 +393,12 @@ class _Run:
             **report.summary(outcome, extra),
             per_shard=[{**n, "drift": dict(n["drift"])} for n in shard_numbers(outcome)],
         )
+        if outcome.refused:
+            # The plan is shown above, marked refused; the error line stays what it always was.
+            from reconciler.plan import refusal_message
+
+            message = refusal_message(outcome.refusals)
+            _error(message if args.show_emails else mask_emails(message))
         return code
 
     def export_metrics(self, code: int) -> None:

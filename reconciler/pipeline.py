@@ -5,6 +5,10 @@ Receives the desired state and one port per shard (the CLI builds both); hands t
 them: the plan is complete (and may be refused) before any mutating call, and with dry-run
 nothing after the plan runs at all. Shards are applied and verified in parallel, bounded by
 ``max_concurrency``; within a shard, calls are sequential and paced by the shard's bucket.
+
+A plan refused by a safety rail is not an exception past this module: the report carries it,
+whole, with the rails it breaks, and nothing of it is applied, so every output format can show
+what was refused (a saved plan that no longer holds is still raised: there is no plan to show).
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from reconciler.diff import is_prune_candidate
 from reconciler.errors import PlanRefused
 from reconciler.model import DesiredState, Mode, Service, ShardKey, ShardObservation
 from reconciler.observe import observe_all
-from reconciler.plan import Plan, build_plan
+from reconciler.plan import Plan, Refusal, RefusedPlan, build_plan
 from reconciler.planfile import SavedPlan
 from reconciler.ports import AcceptPort, MemberPort
 from reconciler.progress import NoProgress, Progress
@@ -49,13 +53,22 @@ class RunReport:
     dry_run: bool
     results: tuple[AccountResult, ...] | None
     duration_seconds: float
+    # The safety rails the plan breaks: then nothing was (or would be) applied, but the plan
+    # is kept whole so every output format can show what was refused.
+    refusals: tuple[Refusal, ...] = ()
 
     @property
     def failed_results(self) -> tuple[AccountResult, ...]:
         return tuple(r for r in self.results or () if r.outcome is Outcome.FAILED)
 
     @property
+    def refused(self) -> bool:
+        return bool(self.refusals)
+
+    @property
     def status(self) -> RunStatus:
+        if self.refused:
+            return RunStatus.FAILED
         if self.plan.blocked or self.plan.blocking_drift or self.failed_results:
             return RunStatus.FAILED
         if self.dry_run and not self.plan.is_empty:
@@ -88,8 +101,14 @@ def run(
     # (the tests) gets its memory back.
     gc.freeze()
     try:
-        plan = build_plan(desired, observations, allow_mass_prune=allow_mass_prune)
-        if saved is not None:
+        refusals: tuple[Refusal, ...] = ()
+        try:
+            plan = build_plan(desired, observations, allow_mass_prune=allow_mass_prune)
+        except RefusedPlan as refused:
+            # Refused as a whole: shown, never applied (nor checked against a saved plan).
+            plan, refusals = refused.plan, refused.refusals
+            log.warning("plan.refused", rails=[r.rail for r in refusals], dry_run=dry_run)
+        if saved is not None and not refusals:
             plan = _saved_plan(desired, observations, plan, saved)
         log.info(
             "plan.built",
@@ -99,7 +118,7 @@ def run(
             dry_run=dry_run,
         )
         results: tuple[AccountResult, ...] | None = None
-        if not dry_run:
+        if not dry_run and not refusals:
             results = _apply_and_verify(
                 desired,
                 ports,
@@ -115,6 +134,7 @@ def run(
             dry_run=dry_run,
             results=results,
             duration_seconds=time.monotonic() - started,
+            refusals=refusals,
         )
     finally:
         gc.unfreeze()

@@ -194,9 +194,12 @@ class RefusedPlan(PlanRefused):
     def __init__(self, plan: Plan, refusals: Sequence[Refusal]) -> None:
         self.plan = plan
         self.refusals = tuple(refusals)
-        super().__init__(
-            "plan refused, nothing applied: " + "; ".join(r.reason for r in self.refusals)
-        )
+        super().__init__(refusal_message(self.refusals))
+
+
+def refusal_message(refusals: Sequence[Refusal]) -> str:
+    """The one-line error of a refused plan (stderr)."""
+    return "plan refused, nothing applied: " + "; ".join(r.reason for r in refusals)
 
 
 def build_plan(

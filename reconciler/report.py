@@ -6,6 +6,10 @@ asks otherwise, and every free text from AWS passes through the credential scrub
 
 The JSON document (``--output json``) is a documented, versioned contract (README: "JSON
 output"); change it only by adding keys, or bump ``version``.
+
+A plan refused by a safety rail is rendered whole, like any other, under a refusal that names
+each rail, its reason and its override: the pull-request comment of a refused dry run is where
+a reviewer sees exactly which accounts a mass prune would have removed.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from typing import Any, ClassVar
 from reconciler.diff import DriftItem, DriftKind
 from reconciler.model import ShardKey
 from reconciler.pipeline import RunReport, RunStatus
-from reconciler.plan import Action, Plan, Step
+from reconciler.plan import Action, Plan, Refusal, Step
 from reconciler.redact import clean
 from reconciler.verify import Outcome
 
@@ -68,6 +72,10 @@ def render_json(
         "dry_run": report.dry_run,
         "administrator": report.desired.administrator_account_id,
         "manifest": report.desired.source,
+        "refused": [
+            {"rail": r.rail, "reason": text(r.reason), "override": r.override}
+            for r in report.refusals
+        ],
         "shards": [
             {
                 "service": shard.key.service.value,
@@ -130,6 +138,14 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
         )
     )
     lines.append("")
+    if report.refused:
+        lines.append(paint.red(f"REFUSED: {_nothing(report)}; the plan breaks a safety rail:"))
+        for refusal in report.refusals:
+            lines.append(
+                paint.red(f"  ! {refusal.rail}: {clean(refusal.reason, mask=mask_emails)}")
+            )
+            lines.append(f"    {_override(refusal)}")
+        lines.append("")
     drift_of = _drift_by_shard(plan)
     for shard in plan.shards:
         label = f"{shard.key.service.value} {shard.key.region}"
@@ -193,6 +209,19 @@ def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
     out: list[str] = [
         f"### {icon} reconcile {title}: administrator `{report.desired.administrator_account_id}`",
         "",
+    ]
+    if report.refused:
+        out.append(f"> **Refused: {_nothing(report)}.** The plan below breaks a safety rail:")
+        for refusal in report.refusals:
+            reason = _md(clean(refusal.reason, mask=mask_emails))
+            override = (
+                f"Override: `{refusal.override}`."
+                if refusal.override
+                else "No override: no flag lifts an AWS quota."
+            )
+            out.append(f"> - `{refusal.rail}`: {reason}. {override}")
+        out.append("")
+    out += [
         f"**{_plan_sentence(counts, calls=len(plan.actions))}.** {_verdict(report)}",
         "",
         "| service | region | status | desired | in AWS | changes | drift |",
@@ -329,7 +358,19 @@ def _plan_sentence(counts: Mapping[str, Any], *, calls: int) -> str:
     )
 
 
+def _nothing(report: RunReport) -> str:
+    return "nothing will be applied" if report.dry_run else "nothing applied"
+
+
+def _override(refusal: Refusal) -> str:
+    if refusal.override:
+        return f"override: {refusal.override}"
+    return "no override: no flag lifts an AWS quota"
+
+
 def _verdict(report: RunReport) -> str:
+    if report.refused:
+        return f"Refused: {_nothing(report)} (see the refusal above)."
     status = report.status
     if status is RunStatus.CHANGES_PENDING:
         return "Changes pending: run without --dry-run to apply them."
