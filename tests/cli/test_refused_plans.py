@@ -143,3 +143,19 @@ def test_a_refused_plan_saved_with_out_is_refused_again(make_bed: Callable[..., 
         "reconcile: error: saved plan refused, nothing applied: the plan was refused when it "
         f"was made ({REASON}); make a new plan (with --allow-mass-prune if this is intended)"
     )
+
+
+def test_a_plan_made_with_the_override_needs_it_again(make_bed: Callable[..., Bed]) -> None:
+    bed, path = _bed(make_bed)
+    plan_file = bed.tmp / "plan.json"
+    made = bed.run("--manifest", path, "--dry-run", "--out", plan_file, "--allow-mass-prune")
+    assert made.code == 0
+    assert "refused" not in json.loads(plan_file.read_text())
+    without = bed.run("--plan", plan_file)
+    assert without.code == 1
+    assert without.count(mutating=True) == 0
+    assert without.stderr.splitlines()[-1] == ERROR
+    assert "REFUSED: nothing applied" in without.stdout
+    applied = bed.run("--plan", plan_file, "--allow-mass-prune")
+    assert applied.code == 0, applied.stderr
+    assert len(bed.sandbox.state.members("111111111111", "us-east-1", "guardduty")) == KEPT
