@@ -15,8 +15,8 @@ A digest can say *that* an action's accounts changed, not *how*, and "the member
 sends the reviewer to the console to find out. So beside each fingerprint the document keeps
 the data it digests (``observed``: the shard's readiness and auto-enable setting, and each
 account's status and folded email, or null if absent). The fingerprints stay the authority; the
-snapshot only explains a mismatch, field by field, with deepdiff. A plan saved before snapshots
-existed (same version: readers ignore unknown keys) is refused with the action-level reason.
+snapshot only explains a mismatch, field by field, with deepdiff. A plan without snapshots
+(same version: readers ignore unknown keys) is refused with the action-level reason.
 
 The document checks itself when it is read back. A hand edit (an account added to an action,
 an email changed, an action dropped, a fingerprint or the scope altered) would otherwise pass
@@ -447,7 +447,8 @@ def stale_changes(
 
     None means the document predates snapshots: the caller falls back to
     :func:`stale_actions`. A stale action whose snapshot shows no difference (a document edited
-    by hand) still gets its action-level reason, so no stale action goes unmentioned.
+    by hand, which :func:`load` refuses, so only a SavedPlan built otherwise) still gets its
+    action-level reason, so no stale action goes unmentioned.
     """
     if all(snapshot is None for snapshot in saved.action_snapshots):
         return None
