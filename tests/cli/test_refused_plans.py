@@ -104,6 +104,10 @@ def test_a_refused_dry_run_prints_the_whole_plan_as_json(make_bed: Callable[...,
         )
         for account in REMOVED
     }
+    # The schema is strict about the new key too.
+    broken = {**document, "refused": [{"rail": "other", "reason": "x", "override": None}]}
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, SCHEMA)
     # A plan that is not refused says so too: the key is always there.
     allowed = bed.run("--manifest", path, "--dry-run", "--output", "json", "--allow-mass-prune")
     assert allowed.code == 0
