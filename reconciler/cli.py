@@ -273,7 +273,7 @@ class _Run:
 
     def _reconcile(self) -> int:
         # Imported here so `reconcile --help` and invocation errors stay fast and AWS-free.
-        from reconciler import pipeline, planfile, report
+        from reconciler import outputs, pipeline, planfile, report
         from reconciler.aws import members, ratelimit, session, wiring
         from reconciler.aws.regions import load_region_catalog
         from reconciler.manifest import expand, load_manifest
@@ -286,6 +286,8 @@ class _Run:
         rates = _parse_rates(args.rate, ratelimit.Rate)
 
         manifest = load_manifest(args.manifest, catalog=load_region_catalog())
+        # Every output is checked before the first AWS call, against every file read.
+        outputs.preflight(args, manifest.files, manifest=manifest.source)
         services: list[Service] | None = (
             [Service(name) for name in args.services] if args.services else None
         )
@@ -362,7 +364,8 @@ class _Run:
         self.outcome = outcome
 
         if args.out:
-            _write_atomically(
+            outputs.write_text(
+                "--out",
                 args.out,
                 planfile.dump(outcome.plan, desired=desired, observations=outcome.observations),
             )
@@ -512,14 +515,6 @@ def _parse_rates(values: Sequence[str], rate_type: Any) -> dict[str, Any]:
         except ValueError as exc:
             raise UsageError(f"--rate {value!r}: {exc}") from None
     return rates
-
-
-def _write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
 
 
 def _github_step_summary(markdown: str) -> None:
