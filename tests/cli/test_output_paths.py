@@ -14,6 +14,7 @@ Aspects under test:
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable
 from pathlib import Path
 
@@ -240,3 +241,25 @@ def test_a_write_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> No
     outputs.write_text("--out", str(target), "new")
     assert target.read_text() == "new"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plan.json"]
+
+
+def test_the_readme_examples_print_what_the_readme_says(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # README "Output paths": each `$ reconcile ...` line and the error line under it.
+    root = Path(__file__).parents[2]
+    section = (root / "README.md").read_text().split("### Output paths", 1)[1]
+    block = section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
+    pairs = [(block[i], block[i + 1]) for i in range(0, len(block), 2)]
+    assert len(pairs) == 2
+    monkeypatch.chdir(root)
+    # Should the check ever come too late, the run's calls go to a closed loopback port.
+    monkeypatch.setenv("AWS_ENDPOINT_URL", "http://127.0.0.1:9")
+    before = (root / "manifests" / "example.yaml").read_bytes()
+    for command, printed in pairs:
+        assert command.startswith("$ reconcile ")
+        capsys.readouterr()
+        assert cli.main(shlex.split(command)[2:]) == cli.EXIT_INVALID
+        out, err = capsys.readouterr()
+        assert (out, err) == ("", printed + "\n")
+    assert (root / "manifests" / "example.yaml").read_bytes() == before
