@@ -31,6 +31,7 @@ from reconciler.errors import (
     DryRunViolation,
     IdentityMismatch,
     ManifestError,
+    OutputError,
     PlanRefused,
     ReconcilerError,
     UsageError,
@@ -560,7 +561,12 @@ def _aws_session(args: argparse.Namespace) -> Iterator[tuple[Any, str | None]]:
             sandbox.endpoint_url,
         )
         if args.sandbox_save:
-            sandbox.state.save(args.sandbox_save)
+            try:
+                sandbox.state.save(args.sandbox_save)
+            except OSError as exc:
+                raise OutputError(
+                    f"--sandbox-save {args.sandbox_save}: could not write it: {exc.strerror}"
+                ) from None
             log.info("sandbox.saved", path=args.sandbox_save)
 
 

@@ -263,3 +263,26 @@ def test_the_readme_examples_print_what_the_readme_says(
         out, err = capsys.readouterr()
         assert (out, err) == ("", printed + "\n")
     assert (root / "manifests" / "example.yaml").read_bytes() == before
+
+
+def test_a_failed_sandbox_save_names_the_path_and_exits_1(
+    tmp_path: Path,
+    state_file: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The disk fills up between the check and the write.
+    def full(self: SandboxState, path: str) -> None:
+        raise OSError(28, "No space left on device", f"{path}.partial")
+
+    monkeypatch.setattr(SandboxState, "save", full)
+    path = tmp_path / "manifest.yaml"
+    path.write_text(yaml.safe_dump(manifest(MEMBERS)))
+    target = tmp_path / "after.yaml"
+    args = ["--manifest", str(path), "--sandbox", str(state_file), "--log-level", "error"]
+    code = cli.main([*args, "--sandbox-save", str(target)])
+    err = capsys.readouterr().err
+    assert code == cli.EXIT_FAILED
+    assert err == (
+        f"reconcile: error: --sandbox-save {target}: could not write it: No space left on device\n"
+    )
