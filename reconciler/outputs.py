@@ -70,7 +70,7 @@ def preflight(args: object, manifest_files: Sequence[str], *, manifest: str) -> 
         NamedPath(
             "--manifest",
             path,
-            "the manifest" if _same_file(path, manifest) else f"{path}, a file the manifest reads",
+            "the manifest" if _same_file(path, manifest) else "a file of the manifest",
         )
         for path in manifest_files
     ]

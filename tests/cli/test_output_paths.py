@@ -144,7 +144,7 @@ def test_an_output_naming_a_file_of_a_directory_manifest_is_refused(
     (directory / "members.yaml").write_text(yaml.safe_dump({"version": 1, **members}))
     before = (directory / "members.yaml").read_bytes()
     line = _refused(bed, "--manifest", directory, "--dry-run", "--out", directory / "members.yaml")
-    assert f"--out {directory / 'members.yaml'}: " in line
+    assert f"--out {directory / 'members.yaml'}: this is a file of the manifest" in line
     assert (directory / "members.yaml").read_bytes() == before
 
 
@@ -158,7 +158,7 @@ def test_an_output_naming_the_members_csv_is_refused(make_bed: Callable[..., Bed
     before = csv.read_bytes()
     line = _refused(bed, "--manifest", path, "--metrics-file", csv)
     assert f"--metrics-file {csv}: " in line
-    assert "a file the manifest reads" in line
+    assert "this is a file of the manifest, which the run reads" in line
     assert csv.read_bytes() == before
 
 
@@ -286,3 +286,12 @@ def test_a_failed_sandbox_save_names_the_path_and_exits_1(
     assert err == (
         f"reconcile: error: --sandbox-save {target}: could not write it: No space left on device\n"
     )
+
+
+def test_every_listed_option_is_one_the_parser_has() -> None:
+    # A renamed option would silently drop out of the check: the lists must name real ones.
+    options = {action.dest: action.option_strings for action in cli.build_parser()._actions}
+    for dest, flag in outputs.OUTPUT_OPTIONS:
+        assert options[dest] == [flag]
+    for dest, flag, _ in outputs.INPUT_OPTIONS:
+        assert options[dest] == [flag]
