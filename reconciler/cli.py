@@ -31,6 +31,7 @@ from reconciler.errors import (
     DryRunViolation,
     IdentityMismatch,
     ManifestError,
+    OutputError,
     PlanRefused,
     ReconcilerError,
     UsageError,
@@ -273,7 +274,7 @@ class _Run:
 
     def _reconcile(self) -> int:
         # Imported here so `reconcile --help` and invocation errors stay fast and AWS-free.
-        from reconciler import pipeline, planfile, report
+        from reconciler import outputs, pipeline, planfile, report
         from reconciler.aws import members, ratelimit, session, wiring
         from reconciler.aws.regions import load_region_catalog
         from reconciler.manifest import expand, load_manifest
@@ -286,6 +287,8 @@ class _Run:
         rates = _parse_rates(args.rate, ratelimit.Rate)
 
         manifest = load_manifest(args.manifest, catalog=load_region_catalog())
+        # Every output is checked before the first AWS call, against every file read.
+        outputs.preflight(args, manifest.files, manifest=manifest.source)
         services: list[Service] | None = (
             [Service(name) for name in args.services] if args.services else None
         )
@@ -362,7 +365,8 @@ class _Run:
         self.outcome = outcome
 
         if args.out:
-            _write_atomically(
+            outputs.write_text(
+                "--out",
                 args.out,
                 planfile.dump(
                     outcome.plan,
@@ -525,14 +529,6 @@ def _parse_rates(values: Sequence[str], rate_type: Any) -> dict[str, Any]:
     return rates
 
 
-def _write_atomically(path: str, text: str) -> None:
-    directory = os.path.dirname(os.path.abspath(path))
-    temporary = os.path.join(directory, f".{os.path.basename(path)}.tmp")
-    with open(temporary, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temporary, path)
-
-
 def _github_step_summary(markdown: str) -> None:
     """Under GitHub Actions, append the markdown summary to the job's summary page."""
     target = os.environ.get("GITHUB_STEP_SUMMARY")
@@ -576,7 +572,12 @@ def _aws_session(args: argparse.Namespace) -> Iterator[tuple[Any, str | None]]:
             sandbox.endpoint_url,
         )
         if args.sandbox_save:
-            sandbox.state.save(args.sandbox_save)
+            try:
+                sandbox.state.save(args.sandbox_save)
+            except OSError as exc:
+                raise OutputError(
+                    f"--sandbox-save {args.sandbox_save}: could not write it: {exc.strerror}"
+                ) from None
             log.info("sandbox.saved", path=args.sandbox_save)
 
 

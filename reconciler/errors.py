@@ -17,6 +17,10 @@ class UsageError(ReconcilerError):
     """The command line itself is wrong (unknown flag, missing manifest path, bad value)."""
 
 
+class OutputError(ReconcilerError):
+    """A file the run writes (a saved plan, metrics) could not be written after the run."""
+
+
 class ManifestError(ReconcilerError):
     """The manifest is not valid; raised before any AWS call is made.
 

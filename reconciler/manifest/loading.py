@@ -21,6 +21,7 @@ from __future__ import annotations
 import difflib
 import hashlib
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -101,7 +102,9 @@ def load_manifest(path: str | os.PathLike[str], *, catalog: RegionCatalog) -> Ma
 
 
 def _load(given: str, catalog: RegionCatalog) -> Manifest:
-    if os.path.isdir(given):
+    mode = _mode(given)
+    if mode is not None and stat.S_ISDIR(mode):
+        root = _Root(given)
         try:
             listing = os.listdir(given)
         except OSError as exc:
@@ -109,21 +112,26 @@ def _load(given: str, catalog: RegionCatalog) -> Manifest:
                 f"cannot list the manifest directory: {exc.strerror or exc}", path=given
             ) from None
         names = sorted(
-            name
-            for name in listing
-            if name.endswith(_YAML_SUFFIXES)
-            and not name.startswith(".")
-            and os.path.isfile(os.path.join(given, name))
+            name for name in listing if name.endswith(_YAML_SUFFIXES) and not name.startswith(".")
         )
-        if not names:
+        paths = [os.path.join(given, name) for name in names]
+        for path in paths:
+            _check_directory_entry(path, root)
+        if not paths:
             raise ManifestError(
                 "the directory holds no *.yaml or *.yml file (a directory manifest merges "
                 "the YAML files directly inside it)",
                 path=given,
             )
-        parts = [_read_part(os.path.join(given, name), in_directory=True) for name in names]
+        parts = [_read_part(path, root, in_directory=True) for path in paths]
     else:
-        parts = [_read_part(given, in_directory=False)]
+        if mode is not None and not stat.S_ISREG(mode):
+            # Refused before it is opened: reading a FIFO blocks until something writes to it.
+            raise ManifestError(
+                f"the manifest must be a regular file or a directory, not {_file_kind(mode)}",
+                path=given,
+            )
+        parts = [_read_part(given, _Root(os.path.dirname(given)), in_directory=False)]
     sources = _Sources(given=given, parts=parts)
     merged = _merge(sources)
     if "version" not in merged:
@@ -157,7 +165,84 @@ def _load(given: str, catalog: RegionCatalog) -> Manifest:
         ) from None
 
 
-def _read_part(path: str, *, in_directory: bool) -> _Part:
+@dataclass(frozen=True, slots=True)
+class _Root:
+    """The directory a manifest may read files from: a file manifest's own, a directory's."""
+
+    given: str
+
+    @property
+    def shown(self) -> str:
+        return self.given or "."
+
+    @property
+    def label(self) -> str:
+        return os.path.join(self.shown, "")  # "./", "manifests/": plainly a directory
+
+    def escape(self, path: str) -> str | None:
+        """How ``path`` (as it will be opened) leaves the root, or None when it does not.
+
+        Decided on resolved paths, before the file is opened or even looked for: a manifest
+        under review must not be able to make the run read (and its errors show) a file
+        elsewhere on the machine, such as /proc/self/environ or a credentials file.
+        """
+        root = os.path.realpath(self.shown)
+        if _inside(os.path.realpath(path), root):
+            return None
+        if _inside(os.path.abspath(path), os.path.abspath(self.shown)):
+            where = f"leads outside the manifest's directory {self.label} through a symlink"
+        else:
+            where = f"is outside the manifest's directory {self.label}"
+        return f"{where}; a manifest reads only files inside its own directory"
+
+
+def _inside(path: str, root: str) -> bool:
+    return os.path.commonpath([path, root]) == root
+
+
+def _mode(path: str) -> int | None:
+    """The mode of what ``path`` leads to, or None when that cannot be known (the reader says)."""
+    try:
+        return os.stat(path).st_mode
+    except (OSError, ValueError):
+        return None
+
+
+def _file_kind(mode: int) -> str:
+    if stat.S_ISDIR(mode):
+        return "a directory"
+    if stat.S_ISFIFO(mode):
+        return "a FIFO"
+    if stat.S_ISCHR(mode):
+        return "a character device"
+    if stat.S_ISBLK(mode):
+        return "a block device"
+    if stat.S_ISSOCK(mode):
+        return "a socket"
+    return "a special file"
+
+
+def _check_directory_entry(path: str, root: _Root) -> None:
+    """A *.yaml entry of a directory manifest is a regular file inside the root, or an error."""
+    escape = root.escape(path)
+    if escape is not None:
+        raise ManifestError(f"this file of the directory manifest {escape}", path=path)
+    mode = _mode(path)
+    if mode is None or stat.S_ISREG(mode):
+        return  # a missing target (a dangling symlink) is reported by the reader
+    if stat.S_ISDIR(mode):
+        raise ManifestError(
+            "is a directory named like a YAML file; a directory manifest merges the YAML "
+            "files directly inside it (rename the directory, or move its files up)",
+            path=path,
+        )
+    raise ManifestError(
+        f"this entry of the directory manifest is {_file_kind(mode)}, not a regular file",
+        path=path,
+    )
+
+
+def _read_part(path: str, root: _Root, *, in_directory: bool) -> _Part:
     text, raw = read_text(path)
     data = parse_yaml(text, path, utf8=raw)
     what = "this file of the directory manifest" if in_directory else "the manifest"
@@ -169,11 +254,13 @@ def _read_part(path: str, *, in_directory: bool) -> _Part:
             path=path,
         )
     if not isinstance(data, dict):
-        root = locate(raw, [()]).get(())
+        top = locate(raw, [()]).get(())
         raise ManifestError(
-            f"{what} must be a YAML mapping (key: value lines) at the top level, not {_kind(data)}",
+            # Only the kind: the text of a file that is no manifest at all is not shown.
+            f"{what} must be a YAML mapping (key: value lines) at the top level, not "
+            f"{_shape(data)}",
             path=path,
-            line=root.line if root else None,
+            line=top.line if top else None,
         )
     part = _Part(path=path, raw=raw, data=data)
     if "version" in data:
@@ -192,11 +279,11 @@ def _read_part(path: str, *, in_directory: bool) -> _Part:
                 has_value=True,
             )
     if "members" in data:
-        _take_members(part, data.pop("members"))
+        _take_members(part, data.pop("members"), root)
     return part
 
 
-def _take_members(part: _Part, members: Any) -> None:
+def _take_members(part: _Part, members: Any, root: _Root) -> None:
     part.has_members = True
     if isinstance(members, list):
         part.members = members
@@ -229,9 +316,17 @@ def _take_members(part: _Part, members: Any) -> None:
             field="members.csv",
         )
     csv_path = os.path.normpath(os.path.join(os.path.dirname(part.path), relative))
-    if not os.path.isfile(csv_path):
+    escape = root.escape(csv_path)
+    mode = _mode(csv_path) if escape is None else None
+    if escape is not None or mode is None or not stat.S_ISREG(mode):
+        if escape is not None:
+            reason = f"the CSV file {escape}"
+        elif mode is None:
+            reason = f"no such CSV file: {csv_path} (the path is relative to this manifest file)"
+        else:
+            reason = f"{csv_path} is not a regular file ({_file_kind(mode)}); name a CSV file"
         raise ManifestError(
-            f"no such CSV file: {csv_path} (the path is relative to this manifest file)",
+            reason,
             path=part.path,
             line=line,
             field="members.csv",
@@ -566,7 +661,9 @@ def _kind(value: Any) -> str:
     if isinstance(value, int | float):
         return f"the number {value}"
     if isinstance(value, str):
-        return f"the string {value!r}"
+        # Shortened like the value the message shows beside it (ManifestError's rendering).
+        shown = repr(value)
+        return f"the string {shown if len(shown) <= 80 else shown[:77] + '...'}"
     if isinstance(value, list):
         return "a list"
     if isinstance(value, dict):
@@ -574,6 +671,21 @@ def _kind(value: Any) -> str:
     if isinstance(value, date):
         return f"the date {value}"
     return type(value).__name__
+
+
+def _shape(value: Any) -> str:
+    """What ``value`` is, without any of its content."""
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int | float):
+        return "a number"
+    if isinstance(value, date):
+        return "a date"
+    return _kind(value)
 
 
 def _digest(parts: Sequence[_Part]) -> str:
