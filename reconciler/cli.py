@@ -390,11 +390,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted; rerun to converge (every action is idempotent)")
         code = EXIT_FAILED
-    try:
-        run.export_metrics(code)
-    except OSError as exc:
-        _error(f"could not export metrics: {exc}")
-        code = code or EXIT_FAILED
+    # A run that ended in an exception: its metrics still go out; a failure is only a warning.
+    run.export_metrics(code)
     return code
 
 
@@ -416,6 +413,7 @@ class _Run:
         self.outcome: Any = None
         self.stats: Any = None
         self.active = False  # True once the invocation got past validation (a run to report)
+        self.metrics_exported = False
 
     def execute(self) -> int:
         if self.args.iam_policy:
@@ -521,7 +519,12 @@ class _Run:
             )
             log.info("plan.saved", path=args.out, actions=len(outcome.plan.actions))
 
-        extra = {"aws_calls": base.stats.snapshot()}
+        code = exit_code(outcome.status, detailed=args.detailed_exitcode)
+        # Exported before the report so that it can tell when exporting failed.
+        metrics_failures = self.export_metrics(code)
+        extra: dict[str, Any] = {"aws_calls": base.stats.snapshot()}
+        if args.metrics_file or args.pushgateway:
+            extra["metrics_export_failed"] = bool(metrics_failures)
         mask = not args.show_emails
         if args.output == "json":
             rendered = report.render_json(outcome, mask_emails=mask, extra=extra)
@@ -530,11 +533,11 @@ class _Run:
         else:
             color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
             rendered = report.render_text(outcome, mask_emails=mask, color=color)
+            rendered += "".join(f"Warning: {failure}.\n" for failure in metrics_failures)
         sys.stdout.write(rendered)
         sys.stdout.flush()
         _github_step_summary(report.render_markdown(outcome, mask_emails=mask))
 
-        code = exit_code(outcome.status, detailed=args.detailed_exitcode)
         log.info(
             "run.summary",
             exit_code=code,
@@ -543,10 +546,17 @@ class _Run:
         )
         return code
 
-    def export_metrics(self, code: int) -> None:
+    def export_metrics(self, code: int) -> list[str]:
+        """Write and push the run's metrics, once; return what failed, one sentence each.
+
+        A failure is a warning, never the run's outcome: the exit code says whether AWS is
+        converged, and a monitoring outage must not turn a converged run into a failed one
+        (the missing metrics are what the monitoring notices).
+        """
         args = self.args
-        if not (args.metrics_file or args.pushgateway) or not self.active:
-            return
+        if self.metrics_exported or not (args.metrics_file or args.pushgateway) or not self.active:
+            return []
+        self.metrics_exported = True
         from reconciler import metrics
 
         previous = metrics.previous_success(args.metrics_file) if args.metrics_file else None
@@ -558,13 +568,42 @@ class _Run:
             if self.outcome is not None
             else metrics.failure_registry(exit_code=code, previous_success=previous)
         )
+        failures: list[str] = []
         if args.metrics_file:
-            metrics.write_textfile(registry, args.metrics_file)
-            log.info("metrics.written", path=args.metrics_file)
+            try:
+                metrics.write_textfile(registry, args.metrics_file)
+            except Exception as exc:  # any failure is a warning (see the docstring)
+                failures.append(f"metrics not written to {args.metrics_file}: {_why(exc)}")
+                log.warning("metrics.export_failed", path=args.metrics_file, error=_why(exc))
+            else:
+                log.info("metrics.written", path=args.metrics_file)
         if args.pushgateway:
+            url = metrics.safe_url(args.pushgateway)
             grouping = {"manifest": os.path.basename(os.path.normpath(args.manifest or "-"))}
-            metrics.push(registry, args.pushgateway, grouping=grouping)
-            log.info("metrics.pushed", url=args.pushgateway)
+            try:
+                metrics.push(registry, args.pushgateway, grouping=grouping)
+            except Exception as exc:  # any failure is a warning (see the docstring)
+                failures.append(f"metrics not pushed to {url}: {_why(exc)}")
+                log.warning("metrics.export_failed", url=url, error=_why(exc))
+            else:
+                log.info("metrics.pushed", url=url)
+        return failures
+
+
+def _why(exc: Exception) -> str:
+    """An export failure in a few words, without a temporary file's name or a URL's secret."""
+    from urllib.error import HTTPError, URLError
+
+    if isinstance(exc, HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, URLError):
+        reason = exc.reason
+        return reason.strerror or str(reason) if isinstance(reason, OSError) else str(reason)
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, ValueError):
+        return "not a valid URL"  # urllib's text would repeat the URL, password included
+    return type(exc).__name__
 
 
 def _check_combinations(args: argparse.Namespace) -> None:
