@@ -616,10 +616,19 @@ def _load_saved_plan(args: argparse.Namespace) -> Any:
     from reconciler import planfile
 
     try:
-        with open(args.saved_plan, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(args.saved_plan, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise UsageError(f"--plan {args.saved_plan}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Like a manifest: the byte and where, not the text around it.
+        raise ManifestError(
+            f"not a saved plan: the file is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+            f"at byte offset {exc.start} cannot be decoded",
+            path=args.saved_plan,
+        ) from None
     saved = planfile.load(text, path=args.saved_plan)
     if not args.manifest:
         args.manifest = saved.manifest
