@@ -54,8 +54,8 @@ CLIENT_REGION = "us-east-1"
 def client_environment(sandbox: Sandbox) -> list[tuple[str, str]]:
     """Every variable an unconfigured AWS CLI or SDK needs to call the sandbox, in order.
 
-    Both region variables: botocore and the AWS CLI read ``AWS_DEFAULT_REGION``, the other
-    SDKs (and AWS CLI v2 first) ``AWS_REGION``.
+    Both region variables: botocore and AWS CLI v1 read ``AWS_DEFAULT_REGION``, AWS CLI v2 and
+    the other SDKs ``AWS_REGION`` (first).
     """
     key, secret = sandbox.credentials
     return [
