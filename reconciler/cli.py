@@ -171,6 +171,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--pushgateway",
         action=_Once,
+        type=_pushgateway_url,
         metavar="URL",
         help="push Prometheus metrics of the run to a Pushgateway",
     )
@@ -244,6 +245,25 @@ def _rate(text: str) -> tuple[str, float, int]:
             f"not {burst_text!r} ({_RATE_FORMAT})"
         )
     return service, per_second, burst
+
+
+def _pushgateway_url(text: str) -> str:
+    """A URL prometheus-client can push to: http(s)://HOST[:PORT][/PATH], or HOST[:PORT]."""
+    from urllib.parse import urlsplit
+
+    try:
+        # Without a scheme, prometheus-client pushes over http, as we check it here.
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        valid = False
+    if not valid:
+        # The value is not repeated: a URL can carry a password.
+        raise argparse.ArgumentTypeError(
+            "expected the Pushgateway's http:// or https:// URL, e.g. http://pushgateway:9091"
+        )
+    return text
 
 
 # Which options were given on the command line, in order, by destination (argparse itself

@@ -195,3 +195,22 @@ def test_the_environment_manifest_is_not_a_repetition(monkeypatch: pytest.Monkey
     monkeypatch.setenv(cli.MANIFEST_ENV, "from-env.yaml")
     assert cli.parse_invocation([]).manifest == "from-env.yaml"
     assert cli.parse_invocation(["--manifest", "given.yaml"]).manifest == "given.yaml"
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["", "ftp://pushgateway:9091", "http://", "http://h:99999", "http://[::1", "http://u:s3cret@"],
+)
+def test_a_pushgateway_value_that_is_not_a_url_is_refused_without_echoing_it(
+    url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    line = refused(capsys, "--manifest", EXAMPLE, "--pushgateway", url)
+    assert "argument --pushgateway: expected the Pushgateway's http:// or https:// URL" in line
+    assert "s3cret" not in line
+
+
+@pytest.mark.parametrize(
+    "url", ["http://pushgateway:9091", "https://metrics.example.com/push", "pushgateway:9091"]
+)
+def test_pushgateway_urls_prometheus_client_accepts_are_accepted(url: str) -> None:
+    assert cli.parse_invocation(["--pushgateway", url]).pushgateway == url
