@@ -66,53 +66,54 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--manifest",
+        action=_Once,
         default=os.environ.get(MANIFEST_ENV),
         help=f"manifest file or directory (default: ${MANIFEST_ENV})",
     )
-    parser.add_argument(
-        "--dry-run", action="store_true", help="show the plan; make no change (read-only calls)"
-    )
+    # One mode per invocation: argparse refuses any two of these together.
+    mode = parser.add_mutually_exclusive_group()
+    _flag(mode, "--dry-run", help="show the plan; make no change (read-only calls)")
     parser.add_argument(
         "--region",
-        action="append",
+        action=_Each,
         dest="regions",
         metavar="REGION",
         help="only this region (repeatable; must be one of the manifest's regions)",
     )
     parser.add_argument(
         "--service",
-        action="append",
+        action=_Each,
         dest="services",
         choices=[service.value for service in Service],
         help="only this service (repeatable)",
     )
     parser.add_argument(
         "--output",
+        action=_Once,
         choices=("text", "json", "markdown"),
         default="text",
         help="the plan on stdout: text, json (versioned schema) or markdown (a PR comment)",
     )
-    parser.add_argument(
-        "--detailed-exitcode",
-        action="store_true",
-        help="with --dry-run: exit 2 when changes are pending",
-    )
-    parser.add_argument("--log-format", choices=("console", "json"), default=None)
-    parser.add_argument("--log-level", choices=logs.LEVELS, default="info")
+    _flag(parser, "--detailed-exitcode", help="with --dry-run: exit 2 when changes are pending")
+    parser.add_argument("--log-format", action=_Once, choices=("console", "json"), default=None)
+    parser.add_argument("--log-level", action=_Once, choices=logs.LEVELS, default="info")
     parser.add_argument(
         "--max-concurrency",
+        action=_Once,
         type=_positive_int,
         default=8,
         help="shards (service × region) worked on at once (default 8)",
     )
     parser.add_argument(
         "--max-attempts",
+        action=_Once,
         type=_positive_int,
         default=5,
         help="attempts per AWS call, retries included (botocore standard mode; default 5)",
     )
     parser.add_argument(
         "--read-timeout",
+        action=_Once,
         type=_positive_seconds,
         default=30.0,
         metavar="SECONDS",
@@ -120,36 +121,40 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--rate",
-        action="append",
+        action=_Each,
+        type=_rate,
         default=[],
         metavar="SERVICE=RPS/BURST",
         help="client-side rate limit per service and region (default 10/30 for both)",
     )
-    parser.add_argument("--show-emails", action="store_true", help="print member emails unmasked")
-    parser.add_argument(
+    _flag(parser, "--show-emails", help="print member emails unmasked")
+    _flag(
+        parser,
         "--allow-mass-prune",
-        action="store_true",
         help="apply a prune that removes more accounts than prune.maxDeletions",
     )
     parser.add_argument(
         "--out",
+        action=_Once,
         metavar="PLAN.json",
         help="with --dry-run: save the plan, with fingerprints of what it was computed from",
     )
-    parser.add_argument(
+    mode.add_argument(
         "--plan",
+        action=_Once,
         metavar="PLAN.json",
         dest="saved_plan",
         help="apply exactly this saved plan, if the manifest and the members it touches are "
         "unchanged; the manifest defaults to the one the plan names",
     )
-    parser.add_argument(
+    _flag(
+        mode,
         "--validate",
-        action="store_true",
         help="check the manifest (schema and semantics) and exit: 0 valid, 3 invalid; no AWS call",
     )
-    parser.add_argument(
+    mode.add_argument(
         "--iam-policy",
+        action=_Once,
         nargs="?",
         const="administrator",
         choices=("administrator", "member", "organization-reader"),
@@ -157,27 +162,30 @@ def build_parser() -> argparse.ArgumentParser:
         help="print the least-privilege IAM policy of a principal (default administrator; "
         "member, organization-reader) and exit; tailored to --manifest when given",
     )
-    parser.add_argument(
-        "--read-only", action="store_true", help="with --iam-policy: only what --dry-run needs"
-    )
+    _flag(parser, "--read-only", help="with --iam-policy: only what --dry-run needs")
     parser.add_argument(
         "--metrics-file",
+        action=_Once,
         metavar="PATH",
         help="write Prometheus metrics of the run there (textfile collector format, atomic)",
     )
     parser.add_argument(
-        "--pushgateway", metavar="URL", help="push Prometheus metrics of the run to a Pushgateway"
+        "--pushgateway",
+        action=_Once,
+        type=_pushgateway_url,
+        metavar="URL",
+        help="push Prometheus metrics of the run to a Pushgateway",
     )
-    parser.add_argument(
-        "--no-progress", action="store_true", help="no progress bars or progress events"
-    )
+    _flag(parser, "--no-progress", help="no progress bars or progress events")
     parser.add_argument(
         "--sandbox",
+        action=_Once,
         metavar="STATE.yaml",
         help="run against an embedded local AWS-compatible sandbox seeded from this state file",
     )
     parser.add_argument(
         "--sandbox-save",
+        action=_Once,
         metavar="FILE",
         help="with --sandbox: write the sandbox state to FILE after the run",
     )
@@ -205,9 +213,176 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+_RATE_FORMAT = "expected SERVICE=RPS/BURST, e.g. guardduty=10/30"
+
+
+def _rate(text: str) -> tuple[str, float, int]:
+    """``--rate SERVICE=RPS[/BURST]`` as (service, requests per second, burst), in our words."""
+    service, sep, spec = text.partition("=")
+    services = [s.value for s in Service]
+    if not sep or service not in services:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: {_RATE_FORMAT}, with SERVICE one of {', '.join(services)}"
+        )
+    rate_text, slash, burst_text = spec.partition("/")
+    try:
+        per_second = float(rate_text)
+    except ValueError:
+        per_second = math.nan
+    if not math.isfinite(per_second) or per_second <= 0:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the rate must be a positive number of requests per second, "
+            f"not {rate_text!r} ({_RATE_FORMAT})"
+        )
+    if not slash:
+        return service, per_second, max(1, int(per_second))
+    try:
+        burst = int(burst_text)
+    except ValueError:
+        burst = 0
+    if burst < 1:
+        raise argparse.ArgumentTypeError(
+            f"{text!r}: the burst must be a whole number of requests, at least 1, "
+            f"not {burst_text!r} ({_RATE_FORMAT})"
+        )
+    return service, per_second, burst
+
+
+def _pushgateway_url(text: str) -> str:
+    """A URL prometheus-client can push to: http(s)://HOST[:PORT][/PATH], or HOST[:PORT]."""
+    from urllib.parse import urlsplit
+
+    try:
+        # Without a scheme, prometheus-client pushes over http, as we check it here.
+        parts = urlsplit(text if "://" in text else f"http://{text}")
+        valid = parts.scheme in ("http", "https") and bool(parts.hostname)
+        parts.port  # noqa: B018 (raises ValueError for a port that is not one)
+    except ValueError:
+        valid = False
+    if not valid:
+        # The value is not repeated: a URL can carry a password.
+        raise argparse.ArgumentTypeError(
+            "expected the Pushgateway's http:// or https:// URL, e.g. http://pushgateway:9091"
+        )
+    return text
+
+
+# Which options were given on the command line, in order, by destination (argparse itself
+# cannot tell an option given with its default value from one not given).
+_GIVEN = "_given"
+
+
+def _given(namespace: argparse.Namespace) -> dict[str, str]:
+    given: dict[str, str] | None = getattr(namespace, _GIVEN, None)
+    if given is None:
+        given = {}
+        setattr(namespace, _GIVEN, given)
+    return given
+
+
+class _Once(argparse.Action):
+    """An option that takes one value: given twice is an error, not "the last one wins"."""
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        given = _given(namespace)
+        if self.dest in given:
+            raise argparse.ArgumentError(self, "given twice; give it once")
+        given[self.dest] = self.option_strings[0]
+        setattr(namespace, self.dest, self.const if self.nargs == 0 else values)
+
+
+class _Each(argparse.Action):
+    """A repeatable option (a list): the same value twice is an error, as in the manifest.
+
+    For ``--rate`` the value is a (service, rate, burst) tuple and the service may appear once.
+    """
+
+    def __call__(
+        self,
+        parser: argparse.ArgumentParser,
+        namespace: argparse.Namespace,
+        values: Any,
+        option_string: str | None = None,
+    ) -> None:
+        _given(namespace).setdefault(self.dest, self.option_strings[0])
+        items = list(getattr(namespace, self.dest, None) or [])
+        key = values[0] if isinstance(values, tuple) else values
+        if any((item[0] if isinstance(item, tuple) else item) == key for item in items):
+            raise argparse.ArgumentError(self, f"{key} given twice; give it once")
+        setattr(namespace, self.dest, [*items, values])
+
+
+def _flag(parser: Any, name: str, *, help: str) -> None:
+    parser.add_argument(name, action=_Once, nargs=0, const=True, default=False, help=help)
+
+
+# The modes of an invocation (an argparse mutually exclusive group), and which options each
+# one takes. An option given in a mode that would ignore it is refused, naming both.
+_APPLY, _DRY_RUN, _PLAN = "apply", "dry_run", "saved_plan"
+_VALIDATE, _IAM = "validate", "iam_policy"
+_RUNS = frozenset({_APPLY, _DRY_RUN, _PLAN})
+_EVERY_MODE = frozenset({*_RUNS, _VALIDATE, _IAM})
+_TAKES: dict[str, frozenset[str]] = {
+    "manifest": _EVERY_MODE,
+    "log_format": _EVERY_MODE,
+    "log_level": _EVERY_MODE,
+    "regions": frozenset({_APPLY, _DRY_RUN, _VALIDATE}),
+    "services": frozenset({_APPLY, _DRY_RUN, _VALIDATE}),
+    "out": frozenset({_DRY_RUN}),
+    "detailed_exitcode": frozenset({_DRY_RUN}),
+    "read_only": frozenset({_IAM}),
+}
+_MODE_OPTION = {
+    _DRY_RUN: "--dry-run",
+    _PLAN: "--plan",
+    _VALIDATE: "--validate",
+    _IAM: "--iam-policy",
+}
+_WHY_OPTION = {
+    "out": "it saves the plan of a dry run for --plan",
+    "detailed_exitcode": "exit code 2 reports the changes a dry run found",
+    "read_only": "it narrows the IAM policy --iam-policy prints",
+    "sandbox_save": "it writes the state of the sandbox --sandbox started",
+}
+_WHY_MODE = {
+    _PLAN: "--plan applies exactly the saved plan, with its own services and regions",
+    _VALIDATE: "--validate only checks the manifest and makes no AWS call",
+    _IAM: "--iam-policy only prints a policy",
+}
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse an option the invocation's mode does not use (rather than ignore it)."""
+    given = _given(args)
+    mode = next((m for m in _MODE_OPTION if m in given), _APPLY)
+    for dest, option in given.items():
+        takes = _TAKES.get(dest, _RUNS)
+        if mode not in takes and dest not in _MODE_OPTION:
+            if mode == _APPLY:
+                needed = " or ".join(_MODE_OPTION[m] for m in sorted(takes) if m in _MODE_OPTION)
+                raise UsageError(f"{option} needs {needed}: {_WHY_OPTION.get(dest, '')}")
+            why = _WHY_OPTION.get(dest) or _WHY_MODE[mode]
+            raise UsageError(f"{option} does not go with {_MODE_OPTION[mode]}: {why}")
+    if "sandbox_save" in given and "sandbox" not in given:
+        raise UsageError(f"--sandbox-save needs --sandbox: {_WHY_OPTION['sandbox_save']}")
+
+
+def parse_invocation(argv: Sequence[str] | None = None) -> argparse.Namespace:
+    """The parsed command line, refused (UsageError) if options conflict or repeat."""
+    args = build_parser().parse_args(argv)
+    _check_options(args)
+    return args
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = parse_invocation(argv)
     except UsageError as exc:
         _error(f"invalid invocation: {exc}")
         return EXIT_INVALID
@@ -236,11 +411,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         _error("interrupted; rerun to converge (every action is idempotent)")
         code = EXIT_FAILED
-    try:
-        run.export_metrics(code)
-    except OSError as exc:
-        _error(f"could not export metrics: {exc}")
-        code = code or EXIT_FAILED
+    # A run that ended in an exception: its metrics still go out; a failure is only a warning.
+    run.export_metrics(code)
     return code
 
 
@@ -262,12 +434,11 @@ class _Run:
         self.outcome: Any = None
         self.stats: Any = None
         self.active = False  # True once the invocation got past validation (a run to report)
+        self.metrics_exported = False
 
     def execute(self) -> int:
         if self.args.iam_policy:
             return _print_iam_policy(self.args)
-        if self.args.read_only:
-            raise UsageError("--read-only goes with --iam-policy")
         if self.args.validate:
             return _validate(self.args)
         return self._reconcile()
@@ -377,7 +548,12 @@ class _Run:
             )
             log.info("plan.saved", path=args.out, actions=len(outcome.plan.actions))
 
-        extra = {"aws_calls": base.stats.snapshot()}
+        code = exit_code(outcome.status, detailed=args.detailed_exitcode)
+        # Exported before the report so that it can tell when exporting failed.
+        metrics_failures = self.export_metrics(code)
+        extra: dict[str, Any] = {"aws_calls": base.stats.snapshot()}
+        if args.metrics_file or args.pushgateway:
+            extra["metrics_export_failed"] = bool(metrics_failures)
         mask = not args.show_emails
         if args.output == "json":
             rendered = report.render_json(outcome, mask_emails=mask, extra=extra)
@@ -386,11 +562,11 @@ class _Run:
         else:
             color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
             rendered = report.render_text(outcome, mask_emails=mask, color=color)
+            rendered += "".join(f"Warning: {failure}.\n" for failure in metrics_failures)
         sys.stdout.write(rendered)
         sys.stdout.flush()
         _github_step_summary(report.render_markdown(outcome, mask_emails=mask))
 
-        code = exit_code(outcome.status, detailed=args.detailed_exitcode)
         log.info(
             "run.summary",
             exit_code=code,
@@ -405,10 +581,17 @@ class _Run:
             _error(message if args.show_emails else mask_emails(message))
         return code
 
-    def export_metrics(self, code: int) -> None:
+    def export_metrics(self, code: int) -> list[str]:
+        """Write and push the run's metrics, once; return what failed, one sentence each.
+
+        A failure is a warning, never the run's outcome: the exit code says whether AWS is
+        converged, and a monitoring outage must not turn a converged run into a failed one
+        (the missing metrics are what the monitoring notices).
+        """
         args = self.args
-        if not (args.metrics_file or args.pushgateway) or not self.active:
-            return
+        if self.metrics_exported or not (args.metrics_file or args.pushgateway) or not self.active:
+            return []
+        self.metrics_exported = True
         from reconciler import metrics
 
         previous = metrics.previous_success(args.metrics_file) if args.metrics_file else None
@@ -420,38 +603,67 @@ class _Run:
             if self.outcome is not None
             else metrics.failure_registry(exit_code=code, previous_success=previous)
         )
+        failures: list[str] = []
         if args.metrics_file:
-            metrics.write_textfile(registry, args.metrics_file)
-            log.info("metrics.written", path=args.metrics_file)
+            try:
+                metrics.write_textfile(registry, args.metrics_file)
+            except Exception as exc:  # any failure is a warning (see the docstring)
+                failures.append(f"metrics not written to {args.metrics_file}: {_why(exc)}")
+                log.warning("metrics.export_failed", path=args.metrics_file, error=_why(exc))
+            else:
+                log.info("metrics.written", path=args.metrics_file)
         if args.pushgateway:
+            url = metrics.safe_url(args.pushgateway)
             grouping = {"manifest": os.path.basename(os.path.normpath(args.manifest or "-"))}
-            metrics.push(registry, args.pushgateway, grouping=grouping)
-            log.info("metrics.pushed", url=args.pushgateway)
+            try:
+                metrics.push(registry, args.pushgateway, grouping=grouping)
+            except Exception as exc:  # any failure is a warning (see the docstring)
+                failures.append(f"metrics not pushed to {url}: {_why(exc)}")
+                log.warning("metrics.export_failed", url=url, error=_why(exc))
+            else:
+                log.info("metrics.pushed", url=url)
+        return failures
+
+
+def _why(exc: Exception) -> str:
+    """An export failure in a few words, without a temporary file's name or a URL's secret."""
+    from urllib.error import HTTPError, URLError
+
+    if isinstance(exc, HTTPError):
+        return f"HTTP {exc.code} {exc.reason}"
+    if isinstance(exc, URLError):
+        reason = exc.reason
+        return reason.strerror or str(reason) if isinstance(reason, OSError) else str(reason)
+    if isinstance(exc, OSError):
+        return exc.strerror or type(exc).__name__
+    if isinstance(exc, ValueError):
+        return "not a valid URL"  # urllib's text would repeat the URL, password included
+    return type(exc).__name__
 
 
 def _check_combinations(args: argparse.Namespace) -> None:
     if not args.manifest:
         raise UsageError(f"no manifest: pass --manifest PATH or set ${MANIFEST_ENV}")
-    if args.detailed_exitcode and not args.dry_run:
-        raise UsageError("--detailed-exitcode only makes sense with --dry-run")
-    if args.sandbox_save and not args.sandbox:
-        raise UsageError("--sandbox-save needs --sandbox")
-    if args.out and not args.dry_run:
-        raise UsageError("--out saves a plan for review: use it with --dry-run")
-    if args.saved_plan and (args.dry_run or args.out):
-        raise UsageError("--plan applies a saved plan: it takes neither --dry-run nor --out")
-    if args.saved_plan and (args.services or args.regions):
-        raise UsageError("--plan applies the saved plan's own services and regions")
+    # Which options go together is checked as the command line is parsed (_check_options).
 
 
 def _load_saved_plan(args: argparse.Namespace) -> Any:
     from reconciler import planfile
 
     try:
-        with open(args.saved_plan, encoding="utf-8") as handle:
-            text = handle.read()
+        with open(args.saved_plan, "rb") as handle:
+            data = handle.read()
     except OSError as exc:
         raise UsageError(f"--plan {args.saved_plan}: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        # Like a manifest: the byte and where, not the text around it.
+        raise ManifestError(
+            f"not a saved plan: the file is not UTF-8 text: byte 0x{data[exc.start]:02x} "
+            f"at byte offset {exc.start} cannot be decoded",
+            path=args.saved_plan,
+        ) from None
     saved = planfile.load(text, path=args.saved_plan)
     if not args.manifest:
         args.manifest = saved.manifest
@@ -513,20 +725,12 @@ def _print_iam_policy(args: argparse.Namespace) -> int:
     return EXIT_CONVERGED
 
 
-def _parse_rates(values: Sequence[str], rate_type: Any) -> dict[str, Any]:
-    rates: dict[str, Any] = {}
-    for value in values:
-        service, sep, spec = value.partition("=")
-        if not sep or service not in {s.value for s in Service}:
-            raise UsageError(
-                f"--rate {value!r}: expected SERVICE=RPS/BURST with SERVICE one of "
-                "guardduty, securityhub (e.g. guardduty=10/30)"
-            )
-        try:
-            rates[service] = rate_type.parse(spec)
-        except ValueError as exc:
-            raise UsageError(f"--rate {value!r}: {exc}") from None
-    return rates
+def _parse_rates(values: Sequence[tuple[str, float, int]], rate_type: Any) -> dict[str, Any]:
+    # The parser checked the values (_rate) and that each service is given once.
+    return {
+        service: rate_type(per_second=per_second, burst=burst)
+        for service, per_second, burst in values
+    }
 
 
 def _github_step_summary(markdown: str) -> None:

@@ -33,6 +33,8 @@ from reconciler.verify import AccountResult, Outcome
 
 LAST_SUCCESS = "reconciler_last_success_timestamp_seconds"
 JOB = "reconciler"
+# user:password@ in a URL's authority (as urllib and the Pushgateway's basic auth accept it).
+_PASSWORD_IN_URL = re.compile(r"(//[^/@:?#]*):[^/@?#]*@")
 
 
 def shard_numbers(report: RunReport) -> list[dict[str, Any]]:
@@ -152,7 +154,7 @@ def failure_registry(*, exit_code: int, previous_success: float | None) -> Colle
 def previous_success(path: str | os.PathLike[str]) -> float | None:
     """The last-success timestamp of an earlier textfile, to carry over a failed run."""
     try:
-        text = Path(path).read_text()
+        text = Path(path).read_text(encoding="utf-8", errors="replace")
     except OSError:
         return None
     match = re.search(rf"^{LAST_SUCCESS}\s+(\S+)$", text, re.MULTILINE)
@@ -171,6 +173,11 @@ def write_textfile(registry: CollectorRegistry, path: str | os.PathLike[str]) ->
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def safe_url(url: str) -> str:
+    """The Pushgateway URL as logs and warnings show it: a password in it replaced by ***."""
+    return _PASSWORD_IN_URL.sub(r"\1:***@", url)
 
 
 def push(registry: CollectorRegistry, url: str, *, grouping: Mapping[str, str]) -> None:

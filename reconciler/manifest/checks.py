@@ -252,6 +252,8 @@ def _check_members(
     service_sets: dict[tuple[ServiceName, ...], frozenset[Service]] = {}
     region_sets: dict[tuple[str, ...], frozenset[str]] = {}
     first_seen: dict[str, int] = {}
+    # Lowercased email → the first member with it: AWS compares root emails ignoring case.
+    email_owner: dict[str, int] = {}
     combos: Counter[tuple[frozenset[Service], frozenset[str]]] = Counter()
     built: list[ManifestMember] = []
     for index, member in enumerate(members):
@@ -274,6 +276,8 @@ def _check_members(
                 related=("members", first_seen[account_id], "accountId"),
             )
         first_seen[account_id] = index
+        if member.email is not None:
+            _check_unique_email(member.email, index, email_owner, members)
         if member.services is None:
             member_services = all_services
         else:
@@ -298,6 +302,28 @@ def _check_members(
         built.append(ManifestMember(account_id, member.email, member_services, member_regions))
     _check_quotas(combos, built, services, doc.regions)
     return tuple(built)
+
+
+def _check_unique_email(
+    email: str, index: int, owner: dict[str, int], members: Sequence[Member]
+) -> None:
+    """Refuse a root email already given to another account (one dict lookup per member)."""
+    key = email.lower()
+    first = owner.setdefault(key, index)
+    if first == index:
+        return
+    other = members[first]
+    written = "" if other.email == email else f", written {other.email} there"
+    raise Problem(
+        f"account {members[index].account_id} has the same root email as account "
+        f"{other.account_id} (at {{related}}{written}; AWS compares emails ignoring case): "
+        "every AWS account has its own root email, so one of them is a copy error "
+        "(GuardDuty would end it in EmailVerificationFailed)",
+        ("members", index, "email"),
+        value=email,
+        has_value=True,
+        related=("members", first, "email"),
+    )
 
 
 def _member_services(member: Member, index: int, allowed: frozenset[Service]) -> frozenset[Service]:

@@ -46,6 +46,27 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+#: The region the banner tells clients to use. The sandbox serves every region on one port,
+#: but the AWS CLI and the SDKs refuse to make a call without one (they sign with it).
+CLIENT_REGION = "us-east-1"
+
+
+def client_environment(sandbox: Sandbox) -> list[tuple[str, str]]:
+    """Every variable an unconfigured AWS CLI or SDK needs to call the sandbox, in order.
+
+    Both region variables: botocore and AWS CLI v1 read ``AWS_DEFAULT_REGION``, AWS CLI v2 and
+    the other SDKs ``AWS_REGION`` (first).
+    """
+    key, secret = sandbox.credentials
+    return [
+        ("AWS_ENDPOINT_URL", sandbox.endpoint_url),
+        ("AWS_ACCESS_KEY_ID", key),
+        ("AWS_SECRET_ACCESS_KEY", secret),
+        ("AWS_DEFAULT_REGION", CLIENT_REGION),
+        ("AWS_REGION", CLIENT_REGION),
+    ]
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reconcile-sandbox",
@@ -136,11 +157,10 @@ def main(argv: list[str] | None = None) -> int:
             f"reconcile-sandbox: cannot listen on {args.host}:{args.port}: {exc}", file=sys.stderr
         )
         return 1
-    key, secret = sandbox.credentials
+    environment = " ".join(f"{name}={value}" for name, value in client_environment(sandbox))
     print(
         f"reconcile-sandbox: serving {sandbox.endpoint_url} as account {state.default_account}; "
-        f"use AWS_ENDPOINT_URL={sandbox.endpoint_url} AWS_ACCESS_KEY_ID={key} "
-        f"AWS_SECRET_ACCESS_KEY={secret}",
+        f"use {environment}",
         file=sys.stderr,
         flush=True,
     )

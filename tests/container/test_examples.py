@@ -5,7 +5,7 @@ broken deployment somewhere else. Each file is parsed (YAML with the safe loader
 ECS files are validated against botocore's own service models (what ``--cli-input-json``
 accepts), the ConfigMap's manifest is loaded by the real manifest loader, and every
 ``reconcile`` invocation found in the examples and in the README is parsed by the real
-command-line parser (``reconciler.cli.build_parser``).
+command-line parser (``reconciler.cli.parse_invocation``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import yaml
 from botocore.exceptions import ParamValidationError
 from botocore.validate import validate_parameters
 
-from reconciler.cli import build_parser
+from reconciler.cli import parse_invocation
 from reconciler.errors import UsageError
 from tests.container import dockerfile as df
 
@@ -196,7 +196,7 @@ def _parse(argv: list[str]) -> str | None:
     out, err = io.StringIO(), io.StringIO()
     try:
         with redirect_stdout(out), redirect_stderr(err):
-            build_parser().parse_args(argv)
+            parse_invocation(argv)
     except UsageError as exc:
         return str(exc)
     except SystemExit as exc:  # --help, --version

@@ -59,6 +59,7 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
         service_block[service] = block
     ids = draw(st.lists(account_ids, max_size=15, unique=True))
     members = []
+    used_emails: set[str] = set()  # root emails are unique, ignoring case
     for account_id in ids:
         entry: dict[str, Any] = {"accountId": account_id}
         if draw(st.booleans()):
@@ -71,7 +72,8 @@ def manifests(draw: st.DrawFn) -> dict[str, Any]:
             )
         needs_email = "guardduty" in entry.get("services", services)
         if needs_email or draw(st.booleans()):
-            entry["email"] = draw(emails)
+            entry["email"] = draw(emails.filter(lambda e: e.lower() not in used_emails))
+            used_emails.add(entry["email"].lower())
         members.append(entry)
     document: dict[str, Any] = {
         "version": 1,

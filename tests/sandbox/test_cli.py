@@ -20,7 +20,8 @@ from tests.sandbox.conftest import ADMIN, EXTERNAL, QUICKSTART_STATE, REPO
 
 STARTED = re.compile(
     r"^reconcile-sandbox: serving (http://127\.0\.0\.1:\d+) as account (\d{12}); "
-    r"use AWS_ENDPOINT_URL=\S+ AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+)$"
+    r"use AWS_ENDPOINT_URL=\S+ AWS_ACCESS_KEY_ID=(\S+) AWS_SECRET_ACCESS_KEY=(\S+) "
+    r"AWS_DEFAULT_REGION=us-east-1 AWS_REGION=us-east-1$"
 )
 
 
