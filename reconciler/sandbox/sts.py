@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
 
 from reconciler.sandbox.context import CallContext, Handler, Identity, Params, ServiceBehaviour
 from reconciler.sandbox.wire import ApiError, InvalidRequest
@@ -62,14 +61,14 @@ def assume_role(ctx: CallContext, params: Params) -> Params:
         arn=f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session}",
         user_id=f"{role_id}:{session}",
     )
-    key, secret, token = ctx.credentials.issue(identity)
     duration = int(params.get("DurationSeconds", 3600))
+    key, secret, token, expiration = ctx.credentials.issue(identity, now=ctx.now, duration=duration)
     return {
         "Credentials": {
             "AccessKeyId": key,
             "SecretAccessKey": secret,
             "SessionToken": token,
-            "Expiration": ctx.now + timedelta(seconds=duration),
+            "Expiration": expiration,
         },
         "AssumedRoleUser": {"AssumedRoleId": identity.user_id, "Arn": identity.arn},
     }
