@@ -27,6 +27,7 @@ from reconciler.aws.session import (
     caller_account,
     refresh_windows,
 )
+from reconciler.errors import PermanentAwsError
 from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.cli.conftest import ADMIN
 from tests.reliability.harness import onboarding_manifest, onboarding_world, write_yaml
@@ -89,6 +90,22 @@ def test_a_chained_role_renews_the_role_it_was_assumed_with(short_sessions: Sand
     assert caller_account(member, REGION) == member_account
     assert _assume_calls(sandbox) == 4
     assert not [c for c in sandbox.calls if c["error"] in EXPIRED]
+
+
+def test_a_renewal_refused_after_the_end_is_the_sts_error(short_sessions: Sandbox) -> None:
+    sandbox = short_sessions
+    member_account = onboarding_world(2)[1][0]
+    role = assume_role(
+        _base(sandbox),
+        f"arn:aws:iam::{member_account}:role/OrganizationAccountAccessRole",
+        region=REGION,
+    )
+    assumed_by = time.monotonic()
+    sandbox.state.account(member_account).roles = ("SomebodyElsesRole",)
+    time.sleep(max(0.0, assumed_by + 1.2 - time.monotonic()))
+    with pytest.raises(PermanentAwsError) as excinfo:
+        caller_account(role, REGION)
+    assert (excinfo.value.code, excinfo.value.operation) == ("AccessDenied", "AssumeRole")
 
 
 @pytest.mark.parametrize("lifetime", [None, 900.0])
