@@ -54,6 +54,7 @@ from reconciler.sandbox.control import (
 )
 from reconciler.sandbox.state import SandboxState
 from reconciler.sandbox.wire import (
+    NOT_SERVED,
     ApiError,
     InvalidRequest,
     Protocol,
@@ -335,7 +336,11 @@ class Sandbox:
         record["service"] = behaviour.name
         now = _now()
         try:
-            op, routed = protocol.resolve(request)
+            try:
+                op, routed = protocol.resolve(request)
+            except ApiError:
+                record["operation"] = requested_operation(request, None)
+                raise
             record["operation"] = op.name
             record["mutating"] = not op.name.startswith(_READ_PREFIXES)
             handler = behaviour.handlers.get(op.name)
@@ -345,7 +350,7 @@ class Sandbox:
                 raise ApiError(
                     "NotImplementedException",
                     f"The sandbox does not implement {behaviour.name} {op.name}",
-                    status=501,
+                    status=NOT_SERVED,
                 )
             if self._credentials.expired(access_key, now):
                 raise expired_token(protocol)
@@ -484,7 +489,7 @@ def _not_served(
             "x-amzn-ErrorType": code,
         }
     record["error"] = code
-    return RawResponse(501, headers, body)
+    return RawResponse(NOT_SERVED, headers, body)
 
 
 def _form(request: RawRequest) -> dict[str, list[str]]:

@@ -155,3 +155,61 @@ def test_an_unknown_signing_name_without_a_model_is_still_logged(sandbox: Sandbo
         "eu-west-1",
         ADMIN,
     )
+
+
+@pytest.mark.parametrize(
+    ("service", "headers", "body", "code", "operation"),
+    [
+        (
+            "sts",
+            {"Content-Type": "application/x-www-form-urlencoded"},
+            b"Action=NoSuchAction&Version=2011-06-15",
+            "InvalidAction",
+            "NoSuchAction",
+        ),
+        (
+            "organizations",
+            {
+                "X-Amz-Target": "AWSOrganizationsV20161128.NoSuchOperation",
+                "Content-Type": "application/x-amz-json-1.1",
+            },
+            b"{}",
+            "UnknownOperationException",
+            "NoSuchOperation",
+        ),
+        ("guardduty", {}, b"", "UnknownOperationException", None),
+    ],
+)
+def test_an_operation_a_served_service_does_not_have_is_a_501_too(
+    sandbox: Sandbox,
+    service: str,
+    headers: dict[str, str],
+    body: bytes,
+    code: str,
+    operation: str | None,
+) -> None:
+    # A client whose botocore is newer than the sandbox's knows operations the sandbox's model
+    # lacks: that is the sandbox's limit, not AWS's 400 about the request.
+    import http.client
+
+    auth = (
+        "AWS4-HMAC-SHA256 Credential=AKIASANDBOX000000001/20260101/us-east-1/"
+        f"{service}/aws4_request, SignedHeaders=host, Signature=00"
+    )
+    connection = http.client.HTTPConnection("127.0.0.1", sandbox.port, timeout=5)
+    connection.request(
+        "POST", "/no/such/route", body=body, headers={"Authorization": auth, **headers}
+    )
+    response = connection.getresponse()
+    payload = response.read()
+    connection.close()
+    assert response.status == 501
+    assert code.encode() in payload or response.getheader("x-amzn-ErrorType") == code
+    record = _only_call(sandbox)
+    assert (record["service"], record["operation"], record["region"], record["account"]) == (
+        service,
+        operation,
+        "us-east-1",
+        ADMIN,
+    )
+    assert record["error"] == code

@@ -223,7 +223,7 @@ def test_unsigned_and_unknown_requests(sandbox: Sandbox) -> None:
 
     guardduty = AUTH.format(region="eu-west-1", service="guardduty")
     response, body = _raw(sandbox, "GET", "/no/such/thing", Authorization=guardduty)
-    assert response.status == 404
+    assert response.status == 501
     assert response.getheader("x-amzn-ErrorType") == "UnknownOperationException"
 
     response, body = _raw(
