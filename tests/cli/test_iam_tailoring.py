@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import ADMIN, Bed, Result, manifest, org_account, world
+from tests.cli.conftest import ADMIN, MANAGEMENT, Bed, Result, manifest, org_account, world
 from tests.reliability.harness import onboarding_manifest, onboarding_world
 
 NO_PERMISSION = {"sts:GetCallerIdentity"}
@@ -179,3 +179,36 @@ def test_every_conditional_operation_is_declared_and_the_others_are_always_grant
         and spec.service != "sts"
     }
     assert narrowest == unconditional
+
+
+@pytest.mark.parametrize("reader_role", [False, True])
+def test_the_organization_reader_is_granted_what_listing_the_organization_calls(
+    make_bed: Callable[..., Bed], reader_role: bool
+) -> None:
+    bed = make_bed(world(org_accounts=3))
+    data = manifest([])
+    data["membersFrom"] = {"organization": {"ous": ["ou-te12-11111111"]}}
+    role = f"arn:aws:iam::{MANAGEMENT}:role/OrganizationReader"
+    if reader_role:
+        data["membersFrom"]["organization"]["roleArn"] = role
+    del data["members"]
+    path = bed.write_manifest(data)
+    administrator = _policy(bed, path)
+    reader = _policy(bed, path, "organization-reader")
+    applied = bed.run("--manifest", path)
+    assert applied.code == 0, applied.stdout
+    listing = {
+        "organizations:ListAccountsForParent",
+        "organizations:ListOrganizationalUnitsForParent",
+    }
+    if reader_role:
+        # The administrator only assumes the reader's role, on that role alone.
+        assert _actions(applied, [MANAGEMENT]) >= listing
+        assert _refused(reader, _actions(applied, [MANAGEMENT])) == set()
+        assert not {a for a in _granted(administrator) if a.startswith("organizations:")}
+        (assume,) = [s for s in administrator["Statement"] if s["Action"] == ["sts:AssumeRole"]]
+        assert assume["Resource"] == [role]
+    else:
+        # A delegated administrator lists the organization itself.
+        assert _actions(applied, [ADMIN]) >= listing
+    assert _refused(administrator, _actions(applied, [ADMIN])) == set()
