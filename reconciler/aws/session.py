@@ -38,6 +38,7 @@ import structlog
 from botocore.client import BaseClient
 from botocore.config import Config
 from botocore.credentials import RefreshableCredentials
+from botocore.utils import parse_timestamp
 
 from reconciler import __version__
 from reconciler.aws import operations
@@ -439,7 +440,10 @@ def assume_role(
             DurationSeconds=ROLE_SESSION_SECONDS,
         )
         credentials = reply["Credentials"]
-        expiration: datetime = credentials["Expiration"]  # botocore parses the timestamp
+        expiration = credentials["Expiration"]
+        if not isinstance(expiration, datetime):
+            # botocore parses the timestamp; a Stubber's canned answer is passed on as written.
+            expiration = parse_timestamp(expiration)
         return {
             "access_key": str(credentials["AccessKeyId"]),
             "secret_key": str(credentials["SecretAccessKey"]),

@@ -334,7 +334,7 @@ class Sandbox:
             return self._finish(record, response, None, handled)
         behaviour, protocol = found
         record["service"] = behaviour.name
-        now = _now()
+        arrived = _now()
         try:
             try:
                 op, routed = protocol.resolve(request)
@@ -352,7 +352,7 @@ class Sandbox:
                     f"The sandbox does not implement {behaviour.name} {op.name}",
                     status=NOT_SERVED,
                 )
-            if self._credentials.expired(access_key, now):
+            if self._credentials.expired(access_key, arrived):
                 raise expired_token(protocol)
             params: dict[str, Any] = {}
             undecodable: InvalidRequest | None = None
@@ -379,7 +379,7 @@ class Sandbox:
                 identity=identity,
                 region=region,
                 partition=partition,
-                now=now,
+                now=_now(),
                 credentials=self._credentials,
             )
             counted = hold is not None and hold.counts(behaviour.name, record["mutating"])
