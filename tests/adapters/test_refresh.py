@@ -18,6 +18,7 @@ import boto3
 import pytest
 
 from reconciler import cli
+from reconciler.aws.organizations import organization_members
 from reconciler.aws.session import (
     ADVISORY_REFRESH_SECONDS,
     MANDATORY_REFRESH_SECONDS,
@@ -29,7 +30,7 @@ from reconciler.aws.session import (
 )
 from reconciler.errors import PermanentAwsError
 from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
-from tests.cli.conftest import ADMIN
+from tests.cli.conftest import ADMIN, MANAGEMENT, world
 from tests.reliability.harness import onboarding_manifest, onboarding_world, write_yaml
 
 REGION = "us-east-1"
@@ -51,7 +52,11 @@ def _base(sandbox: Sandbox) -> ClientFactory:
 
 
 def _assume_calls(sandbox: Sandbox) -> int:
-    return sum(1 for call in sandbox.calls if call["operation"] == "AssumeRole")
+    return _assume_calls_in(sandbox.calls)
+
+
+def _assume_calls_in(calls: list[dict[str, Any]]) -> int:
+    return sum(1 for call in calls if call["operation"] == "AssumeRole")
 
 
 @pytest.fixture
@@ -106,6 +111,28 @@ def test_a_renewal_refused_after_the_end_is_the_sts_error(short_sessions: Sandbo
     with pytest.raises(PermanentAwsError) as excinfo:
         caller_account(role, REGION)
     assert (excinfo.value.code, excinfo.value.operation) == ("AccessDenied", "AssumeRole")
+
+
+def test_listing_the_organization_outlasts_the_readers_session() -> None:
+    # Pages of 20 accounts, each answer 0.4 s late: the listing takes longer than the
+    # organization reader's 1-second session, and the last pages need renewed keys.
+    state = world(org_accounts=70)
+    options = SandboxOptions(rate=0, latency_ms=400, session_lifetime=1.0)
+    with Sandbox(SandboxState.from_dict(state), options, port=0) as sandbox:
+        accounts = organization_members(
+            _base(sandbox),
+            partition="aws",
+            ous=None,
+            recursive=True,
+            role_arn=f"arn:aws:iam::{MANAGEMENT}:role/OrganizationReader",
+            sts_region=REGION,
+        )
+        calls = sandbox.calls
+    listed = [c for c in calls if c["operation"] == "ListAccounts"]
+    assert len(listed) == 4  # 72 accounts
+    assert len(accounts) == 72
+    assert _assume_calls_in(calls) >= 2
+    assert not [c for c in calls if c["error"] in EXPIRED]
 
 
 @pytest.mark.parametrize("lifetime", [None, 900.0])
