@@ -289,6 +289,34 @@ def test_the_image_has_the_locked_dependencies_and_the_wheel_not_the_checkout(im
         assert _lock_pin(package).lower() == f"{package}=={versions[package]}"
 
 
+def test_the_build_lock_install_refuses_other_bytes(image: Image, tmp_path: Path) -> None:
+    # The Dockerfile's own install command, with every hash of the lock swapped for one no
+    # published file has: pip must refuse to install, so a rebuild never takes other bytes.
+    build = df.stages(df.DOCKERFILE.read_text(encoding="utf-8"))[0]
+    (command,) = [
+        c
+        for ins in build.all("RUN")
+        for c in df.shell_commands(ins)
+        if "-r requirements-build.lock" in c
+    ]
+    text = (df.REPO / "requirements-build.lock").read_text(encoding="utf-8")
+    tampered = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, text)
+    assert tampered != text
+    (tmp_path / "requirements-build.lock").write_text(tampered, encoding="utf-8")
+    venv = tmp_path / "opt" / "reconciler"
+    done = _run(
+        [
+            "bash",
+            "-c",
+            f"{sys.executable} -m venv {tmp_path}/opt/build && "
+            + _map_paths(command, venv=venv, workdir=tmp_path, image_workdir="/src"),
+        ],
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in done.stdout + done.stderr
+
+
 def test_the_wheel_was_built_by_the_locked_backend_which_stays_out_of_the_image(
     image: Image,
 ) -> None:
