@@ -1,8 +1,10 @@
 """STS handlers: GetCallerIdentity and AssumeRole, so roles and per-account scripts work.
 
 AssumeRole is how the sandbox tells accounts apart: the keys it issues map to the role's
-account, every other key maps to the state's default account. A role is assumable when its
-account is known to the state and, if that account lists ``roles``, when its name is listed.
+account (until the answer's ``Expiration``: ``DurationSeconds``, or the sandbox's shorter
+``session_lifetime``), every other key maps to the state's default account. A role is
+assumable when its account is known to the state and, if that account lists ``roles``, when
+its name is listed.
 """
 
 from __future__ import annotations
