@@ -3,9 +3,12 @@
 #
 # Two stages. The build stage installs the pinned, hash-checked dependencies from
 # requirements.lock into a virtual environment *before* the source is copied, so that layer is
-# cached until the lock changes; then it builds the project's wheel and installs it, without
-# dependencies, into the same environment. The runtime stage holds only that environment, runs
-# as a non-root UID and writes nothing to its filesystem (read-only root filesystem works).
+# cached until the lock changes. The build backend (setuptools, wheel) comes from its own hashed
+# lock, requirements-build.lock, into a second environment that only builds: the wheel is built
+# there without build isolation, since an isolated build would fetch whatever setuptools the
+# index has that day. The wheel is then installed, without dependencies, into the first
+# environment. The runtime stage holds only that environment, runs as a non-root UID and
+# writes nothing to its filesystem (read-only root filesystem works).
 #
 # tests/container/ performs these install steps without Docker and checks this file's shape.
 # For a fully reproducible base, pin the image by digest:
@@ -20,9 +23,13 @@ WORKDIR /src
 COPY requirements.lock ./
 RUN python -m venv /opt/reconciler \
  && /opt/reconciler/bin/pip install --no-deps --require-hashes --only-binary=:all: -r requirements.lock
+COPY requirements-build.lock ./
+RUN python -m venv /opt/build \
+ && /opt/build/bin/pip install --no-deps --require-hashes --only-binary=:all: -r requirements-build.lock
 COPY pyproject.toml README.md ./
 COPY reconciler ./reconciler
-RUN /opt/reconciler/bin/pip wheel --no-deps --wheel-dir /src/dist . \
+RUN /opt/build/bin/pip wheel --no-deps --no-build-isolation --check-build-dependencies \
+      --wheel-dir /src/dist . \
  && /opt/reconciler/bin/pip install --no-deps --no-index /src/dist/reconciler-*.whl \
  && /opt/reconciler/bin/pip check
 

@@ -695,6 +695,7 @@ def _print_iam_policy(args: argparse.Namespace) -> int:
     services: list[str] | None = None
     assume_roles: list[str] = []
     reads_organization = False
+    needs = None
     if args.manifest:
         from reconciler.aws.regions import load_region_catalog
         from reconciler.manifest import expand, load_manifest
@@ -702,6 +703,10 @@ def _print_iam_policy(args: argparse.Namespace) -> int:
         manifest = load_manifest(args.manifest, catalog=load_region_catalog())
         desired = expand(manifest)
         services = [service.value for service in desired.services]
+        needs = iam.needs_of(desired)
+        if args.iam_policy == "member":
+            # Member roles are assumed only to accept, for the services that accept.
+            services = [s.value for s, settings in desired.services.items() if settings.accept]
         if not args.read_only:
             # Accepting is an apply step: a dry-run never assumes member roles.
             for settings in desired.services.values():
@@ -720,6 +725,7 @@ def _print_iam_policy(args: argparse.Namespace) -> int:
         services=services,
         assume_roles=assume_roles,
         reads_organization=reads_organization,
+        needs=needs,
     )
     sys.stdout.write(json.dumps(document, indent=2) + "\n")
     return EXIT_CONVERGED

@@ -10,6 +10,11 @@ Every AWS operation the code can call is declared next to the adapter that calls
 
 ``--read-only`` keeps only the non-mutating actions: exactly what ``--dry-run`` needs, since
 the dry-run guard refuses every mutating operation of the same table.
+
+With a manifest the policy is tailored to it: an operation that only some manifests call (see
+``operations.NEEDS``) is granted only when the manifest's modes and prune setting can make the
+reconciler call it (:func:`needs_of`), so an organization-mode manifest without prune grants no
+InviteMembers, DisassociateMembers or DeleteMembers.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from collections.abc import Collection
 from typing import Any
 
 from reconciler.aws import operations
+from reconciler.diff import can_delete
+from reconciler.model import DesiredState, Mode
 
 PRINCIPALS = ("administrator", "member", "organization-reader")
 
@@ -31,6 +38,32 @@ _SIDS = {
 }
 
 
+def needs_of(desired: DesiredState) -> frozenset[tuple[str, str]]:
+    """The (service, need) pairs of a manifest: what its modes and prune setting can call.
+
+    The same rules the planner follows: InviteMembers in invitation mode only; with prune on,
+    DisassociateMembers, and DeleteMembers where AWS allows it (not Security Hub organization
+    members); DeleteMembers also in invitation mode, to re-create a member whose invitation
+    failed; GuardDuty's organization configuration is read only to prune organization members;
+    a member detector is created only when ``createMemberDetector`` says so.
+    """
+    needs: set[tuple[str, str]] = set()
+    for service, settings in desired.services.items():
+        name = service.value
+        invitation = settings.mode is Mode.INVITATION
+        if invitation:
+            needs.update({(name, operations.INVITE), (name, operations.DELETE)})
+        if desired.prune.enabled:
+            needs.add((name, operations.DISASSOCIATE))
+            if can_delete(service, settings.mode):
+                needs.add((name, operations.DELETE))
+            if not invitation:
+                needs.add((name, operations.PRUNE_ORGANIZATION))
+        if settings.accept is not None and settings.accept.create_member_detector:
+            needs.add((name, operations.CREATE_MEMBER_DETECTOR))
+    return frozenset(needs)
+
+
 def policy(
     principal: str = "administrator",
     *,
@@ -38,6 +71,7 @@ def policy(
     services: Collection[str] | None = None,
     assume_roles: Collection[str] = (),
     reads_organization: bool = False,
+    needs: Collection[tuple[str, str]] | None = None,
 ) -> dict[str, Any]:
     """The policy document for ``principal``.
 
@@ -45,7 +79,9 @@ def policy(
     ARNs (wildcards allowed) the administrator assumes: member roles for accepting, the
     organization reader's. Without them sts:AssumeRole is left out, never granted on ``*``.
     ``reads_organization``: the administrator lists the organization itself (``membersFrom``
-    without a ``roleArn``), so it also gets the organization reader's actions.
+    without a ``roleArn``), so it also gets the organization reader's actions. ``needs``: the
+    manifest's (:func:`needs_of`); an operation with a need not among them is left out (None:
+    every operation, the policy of any manifest).
     """
     principals = {principal}
     if principal == "administrator" and reads_organization:
@@ -57,6 +93,9 @@ def policy(
         if not principals & spec.principals or spec.iam_action in NO_PERMISSION_NEEDED:
             continue
         if read_only and spec.mutating:
+            continue
+        need = operations.need_of(spec)
+        if needs is not None and need is not None and (spec.service, need) not in needs:
             continue
         if spec.service == "sts":
             continue  # granted below, scoped to the roles

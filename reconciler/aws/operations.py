@@ -29,6 +29,27 @@ class OperationSpec:
 _REGISTRY: dict[tuple[str, str], OperationSpec] = {}
 _LOCK = threading.Lock()
 
+# What makes an operation needed, for the few that only some manifests call: the IAM policy of
+# a manifest leaves one out unless the manifest has that need for the operation's service
+# (``reconciler.aws.iam.needs_of``). Every other declared operation is always needed, so a newly
+# declared one is granted until it is given a need here.
+INVITE = "invite"  # invitation mode: InviteMembers
+DISASSOCIATE = "disassociate"  # prune on
+DELETE = "delete"  # prune on (where AWS allows the delete), or invitation mode's repair
+PRUNE_ORGANIZATION = "prune-organization"  # prune on in organization mode (auto-enable check)
+CREATE_MEMBER_DETECTOR = "create-member-detector"  # invitation.accept.createMemberDetector
+
+NEEDS: dict[tuple[str, str], str] = {
+    ("guardduty", "InviteMembers"): INVITE,
+    ("securityhub", "InviteMembers"): INVITE,
+    ("guardduty", "DisassociateMembers"): DISASSOCIATE,
+    ("securityhub", "DisassociateMembers"): DISASSOCIATE,
+    ("guardduty", "DeleteMembers"): DELETE,
+    ("securityhub", "DeleteMembers"): DELETE,
+    ("guardduty", "DescribeOrganizationConfiguration"): PRUNE_ORGANIZATION,
+    ("guardduty", "CreateDetector"): CREATE_MEMBER_DETECTOR,
+}
+
 
 def declare(
     service: str,
@@ -66,6 +87,11 @@ def declare(
                 _REGISTRY[(service, name)] = spec
                 declared.append(spec)
     return tuple(declared)
+
+
+def need_of(spec: OperationSpec) -> str | None:
+    """What makes ``spec`` needed (one of :data:`NEEDS`' values), or None: always needed."""
+    return NEEDS.get((spec.service, spec.name))
 
 
 def lookup(service: str, name: str) -> OperationSpec | None:

@@ -15,6 +15,11 @@ adapter makes it:
   operation, status, latency, request id, retries) and the counters the summary reports.
 
 Credentials never reach a log line: we log request ids, never headers or payloads.
+
+Assumed roles (the administrator's ``roleArn``, member roles, the organization reader) are
+botocore :class:`~botocore.credentials.RefreshableCredentials` whose refresh is the same
+AssumeRole, so a run longer than a role session renews it before it ends, as botocore does
+for the credential chain's own roles; see :func:`assume_role`.
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -31,6 +37,8 @@ import botocore.exceptions
 import structlog
 from botocore.client import BaseClient
 from botocore.config import Config
+from botocore.credentials import RefreshableCredentials
+from botocore.utils import parse_timestamp
 
 from reconciler import __version__
 from reconciler.aws import operations
@@ -49,6 +57,13 @@ from reconciler.errors import (
 log = structlog.get_logger("reconciler.aws")
 
 STS_OPERATIONS = operations.declare("sts", reads=("GetCallerIdentity", "AssumeRole"))
+
+# The role session asked for, and botocore's refresh windows for such an hour-long session:
+# from 15 minutes before the end one thread renews while the others go on with the old keys
+# (advisory), from 10 minutes every call waits for the new ones (mandatory).
+ROLE_SESSION_SECONDS = 3600
+ADVISORY_REFRESH_SECONDS = 15 * 60
+MANDATORY_REFRESH_SECONDS = 10 * 60
 
 # Codes that say "this region is not enabled for the account" (opt-in regions). botocore reports
 # them with HTTP 403 (or 400 for InvalidClientTokenId on some services).
@@ -143,7 +158,7 @@ class ClientFactory:
         settings: ClientSettings | None = None,
         stats: CallStats | None = None,
         account_label: str = "administrator",
-        credentials: tuple[str, str, str] | None = None,
+        credentials: RefreshableCredentials | None = None,
         _make_lock: threading.Lock | None = None,
     ) -> None:
         self.session = session
@@ -152,7 +167,7 @@ class ClientFactory:
         self.settings = settings or ClientSettings()
         self.stats = stats or CallStats()
         self.account_label = account_label
-        # (key id, secret, session token) of an assumed role; None: the session's own chain.
+        # An assumed role's renewing credentials; None: the session's own chain.
         self._credentials = credentials
         self._clients: dict[tuple[str, str], BaseClient] = {}
         self._lock = threading.Lock()
@@ -169,13 +184,15 @@ class ClientFactory:
                 self._clients[(service, region)] = found
             return found
 
-    def derive(self, credentials: tuple[str, str, str], *, account_label: str) -> ClientFactory:
+    def derive(self, credentials: RefreshableCredentials, *, account_label: str) -> ClientFactory:
         """A factory for another principal (an assumed role) sharing limits and counters.
 
-        Its clients come from this factory's session with the role's credentials passed
-        explicitly: a new ``boto3.Session`` per role would load and parse the service models
-        again for every member account (about 0.17 s of CPU per client, minutes per run when
-        accepting in hundreds of accounts), while the shared session caches them.
+        Its clients come from this factory's session and sign with the role's credentials: a
+        new ``boto3.Session`` per role would load and parse the service models again for every
+        member account (about 0.17 s of CPU per client, minutes per run when accepting in
+        hundreds of accounts), and even a new botocore session on the shared model loader costs
+        four times a client of the shared session (its built-in handlers), while the shared
+        session caches everything.
         """
         return ClientFactory(
             self.session,
@@ -201,12 +218,18 @@ class ClientFactory:
         if self.settings.endpoint_url:
             kwargs["endpoint_url"] = self.settings.endpoint_url
         if self._credentials is not None:
-            key_id, secret, token = self._credentials
+            # The current keys, so the client never falls back on the session's own chain;
+            # then the renewing object behind them (below).
+            frozen = self._credentials.get_frozen_credentials()
             kwargs.update(
-                aws_access_key_id=key_id, aws_secret_access_key=secret, aws_session_token=token
+                aws_access_key_id=frozen.access_key,
+                aws_secret_access_key=frozen.secret_key,
+                aws_session_token=frozen.token,
             )
         with self._make_lock:
             client: BaseClient = self.session.client(service, **kwargs)  # type: ignore[call-overload]
+        if self._credentials is not None:
+            _sign_with(client, self._credentials)
         self._install_hooks(client, service, region)
         return client
 
@@ -367,29 +390,80 @@ def caller_account(factory: ClientFactory, region: str) -> str:
     return str(reply["Account"])
 
 
+def _sign_with(client: BaseClient, credentials: RefreshableCredentials) -> None:
+    """Make ``client`` sign every request with ``credentials``, renewed when due.
+
+    botocore's clients take credentials as strings only; the object they sign with lives in
+    their request signer, which asks it for the keys at each signature (each attempt), and
+    that is where RefreshableCredentials renews. Checked, so that a botocore without that
+    attribute fails here, loudly, instead of signing with keys that then expire.
+    """
+    signer = getattr(client, "_request_signer", None)
+    if signer is None or not hasattr(signer, "_credentials"):
+        raise RuntimeError("this botocore's request signer holds no credentials to renew")
+    signer._credentials = credentials
+
+
+def refresh_windows(lifetime: float) -> tuple[float, float]:
+    """(advisory, mandatory) refresh windows, in seconds, for a session of ``lifetime``.
+
+    botocore's fixed 15/10 minutes suit an hour-long session; a shorter one (AWS allows 15
+    minutes, role chaining caps at one hour, a sandbox may make it seconds) would sit in them
+    from the start and call AssumeRole before every request. So the windows are the same
+    fractions of the session, a quarter and a sixth, capped at botocore's.
+    """
+    advisory = min(ADVISORY_REFRESH_SECONDS, lifetime / 4)
+    mandatory = min(MANDATORY_REFRESH_SECONDS, lifetime / 6)
+    return max(advisory, 0.0), max(mandatory, 0.0)
+
+
 def assume_role(
     factory: ClientFactory, role_arn: str, *, region: str, session_name: str = "reconciler"
 ) -> ClientFactory:
-    """A factory whose clients act as ``role_arn`` (STS AssumeRole with the factory's creds)."""
+    """A factory whose clients act as ``role_arn`` (STS AssumeRole with the factory's creds).
+
+    The role is assumed now, so a refusal is raised here, as an STS error. Its credentials are
+    botocore's RefreshableCredentials, renewed by the same AssumeRole (through this factory's
+    hooked STS client: counted, logged, its own credentials renewed too when they are a role's)
+    once the session nears its end, so a run can outlast any role session.
+    """
     sts = factory.client("sts", region)
-    reply = call(
-        sts,
-        "AssumeRole",
-        service="sts",
-        region=region,
-        RoleArn=role_arn,
-        RoleSessionName=session_name,
-        DurationSeconds=3600,
+
+    def fetch() -> dict[str, str]:
+        reply = call(
+            sts,
+            "AssumeRole",
+            service="sts",
+            region=region,
+            RoleArn=role_arn,
+            RoleSessionName=session_name,
+            DurationSeconds=ROLE_SESSION_SECONDS,
+        )
+        credentials = reply["Credentials"]
+        expiration = credentials["Expiration"]
+        if not isinstance(expiration, datetime):
+            # botocore parses the timestamp; a Stubber's canned answer is passed on as written.
+            expiration = parse_timestamp(expiration)
+        return {
+            "access_key": str(credentials["AccessKeyId"]),
+            "secret_key": str(credentials["SecretAccessKey"]),
+            "token": str(credentials["SessionToken"]),
+            "expiry_time": expiration.isoformat(),
+        }
+
+    first = fetch()
+    lifetime = (datetime.fromisoformat(first["expiry_time"]) - datetime.now(UTC)).total_seconds()
+    advisory, mandatory = refresh_windows(lifetime)
+    # botocore compares the windows with float seconds; its stubs say int, too narrow for the
+    # sub-second windows of a session of a few seconds.
+    credentials = RefreshableCredentials.create_from_metadata(
+        first,
+        refresh_using=fetch,
+        method="assume-role",
+        advisory_timeout=advisory,  # type: ignore[arg-type]
+        mandatory_timeout=mandatory,  # type: ignore[arg-type]
     )
-    credentials = reply["Credentials"]
-    return factory.derive(
-        (
-            str(credentials["AccessKeyId"]),
-            str(credentials["SecretAccessKey"]),
-            str(credentials["SessionToken"]),
-        ),
-        account_label=role_arn.split(":")[4],
-    )
+    return factory.derive(credentials, account_label=role_arn.split(":")[4])
 
 
 def administrator_factory(

@@ -67,6 +67,13 @@ def client_environment(sandbox: Sandbox) -> list[tuple[str, str]]:
     ]
 
 
+def _positive_seconds(text: str) -> float:
+    value = _non_negative_float(text)
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"{text} is not a positive number of seconds")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reconcile-sandbox",
@@ -106,6 +113,14 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--drop-rate", type=_probability, default=0.0, help="fraction of dropped connections"
     )
+    parser.add_argument(
+        "--session-lifetime",
+        type=_positive_seconds,
+        default=None,
+        metavar="SECONDS",
+        help="AssumeRole sessions end after at most this long, then ExpiredTokenException "
+        "(default: the DurationSeconds asked for, as AWS)",
+    )
     parser.add_argument("--calls-log", default=None, help="append every request here (JSONL)")
     parser.add_argument("--save-on-exit", default=None, help="write the final state here")
     return parser
@@ -139,6 +154,7 @@ def main(argv: list[str] | None = None) -> int:
         slow_ms=args.slow_ms,
         drop_rate=args.drop_rate,
         calls_log=args.calls_log,
+        session_lifetime=args.session_lifetime,
     )
     sandbox = Sandbox(
         state, options, host=args.host, port=args.port, allow_non_loopback=args.allow_non_loopback

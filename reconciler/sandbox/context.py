@@ -15,7 +15,7 @@ import string
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -91,12 +91,17 @@ class CredentialStore:
     """Maps access keys to identities: AssumeRole's keys to the role, any other to the default.
 
     Signatures are not verified: the sandbox trusts the key id, which is all it needs to
-    tell accounts apart.
+    tell accounts apart. Issued keys expire as AWS's do: after the ``DurationSeconds`` asked
+    for, or after ``lifetime`` seconds when that is shorter (``--session-lifetime``, so that a
+    test can outlive a role session in seconds instead of an hour); a request signed with an
+    expired key is refused with ``ExpiredTokenException``. The base key never expires.
     """
 
-    def __init__(self, state: SandboxState) -> None:
+    def __init__(self, state: SandboxState, *, lifetime: float | None = None) -> None:
         self._state = state
+        self._lifetime = lifetime
         self._issued: dict[str, Identity] = {}
+        self._expiry: dict[str, datetime] = {}
         # Every (key id, secret, session token) issued, for tests that prove none leaks.
         self._secrets: list[tuple[str, str, str]] = []
         self._lock = threading.Lock()
@@ -116,16 +121,29 @@ class CredentialStore:
             user_id="AIDASANDBOX" + account[-9:],
         )
 
-    def issue(self, identity: Identity) -> tuple[str, str, str]:
-        """New temporary credentials (key id, secret, session token) for ``identity``."""
+    def expired(self, access_key_id: str, now: datetime) -> bool:
+        """Whether ``access_key_id`` is an issued key whose session has ended by ``now``."""
+        with self._lock:
+            expiry = self._expiry.get(access_key_id)
+        return expiry is not None and now >= expiry
+
+    def issue(
+        self, identity: Identity, *, now: datetime, duration: int = 3600
+    ) -> tuple[str, str, str, datetime]:
+        """New temporary credentials for ``identity``: key id, secret, token and expiration."""
         alphabet = string.ascii_uppercase + string.digits
         key = "ASIA" + "".join(secrets.choice(alphabet) for _ in range(16))
         secret = secrets.token_urlsafe(30)[:40]
         token = "FwoGZXIvYXdzE" + secrets.token_urlsafe(96)
+        seconds = float(duration)
+        if self._lifetime is not None:
+            seconds = min(seconds, self._lifetime)
+        expiry = now + timedelta(seconds=seconds)
         with self._lock:
             self._issued[key] = identity
+            self._expiry[key] = expiry
             self._secrets.append((key, secret, token))
-        return key, secret, token
+        return key, secret, token, expiry
 
     def issued(self) -> list[tuple[str, str, str]]:
         """Every (key id, secret, session token) AssumeRole has issued so far."""

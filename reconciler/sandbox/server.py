@@ -29,9 +29,12 @@ from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 from typing import Any
+from urllib.parse import parse_qs
 from xml.sax.saxutils import escape
 
+import botocore.exceptions
 import botocore.session
+from botocore.model import ServiceModel
 
 from reconciler.sandbox import guardduty, organizations, securityhub, sts
 from reconciler.sandbox.context import (
@@ -51,11 +54,14 @@ from reconciler.sandbox.control import (
 )
 from reconciler.sandbox.state import SandboxState
 from reconciler.sandbox.wire import (
+    NOT_SERVED,
     ApiError,
     InvalidRequest,
     Protocol,
+    QueryProtocol,
     RawRequest,
     RawResponse,
+    RestJsonProtocol,
     protocol_for,
     split_target,
     validate,
@@ -84,6 +90,8 @@ class SandboxOptions:
     slow_ms: int = 0
     drop_rate: float = 0.0
     calls_log: str | os.PathLike[str] | None = None
+    # Seconds an AssumeRole session lasts at most (None: the DurationSeconds asked for, as AWS).
+    session_lifetime: float | None = None
 
     def __post_init__(self) -> None:
         for name in ("fault_rate", "slow_rate", "drop_rate"):
@@ -97,6 +105,9 @@ class SandboxOptions:
             raise ValueError(f"rate must be a non-negative number, got {self.rate!r}")
         if self.burst is not None and self.burst < 1:
             raise ValueError(f"burst must be at least 1, got {self.burst!r}")
+        lifetime = self.session_lifetime
+        if lifetime is not None and not (lifetime > 0 and math.isfinite(lifetime)):
+            raise ValueError(f"session_lifetime must be a positive number, got {lifetime!r}")
 
     def bucket(self) -> tuple[float, int] | None:
         """The effective (rate, burst), or None when throttling is off."""
@@ -160,7 +171,7 @@ class Sandbox:
         self.options = options or SandboxOptions()
         self.host = host
         self._port = port
-        self._credentials = CredentialStore(state)
+        self._credentials = CredentialStore(state, lifetime=self.options.session_lifetime)
         bucket = self.options.bucket()
         self._throttle = Throttle(*bucket) if bucket else Throttle(None, 1)
         self._faults = FaultInjector(
@@ -314,25 +325,35 @@ class Sandbox:
             return self._finish(record, response, None, handled)
         access_key, region, signing_name = scope
         record["region"] = region
-        found = _services().get(signing_name)
-        if found is None:
-            response = _generic_error(
-                request,
-                request_id,
-                400,
-                "UnknownServiceException",
-                f"The sandbox does not serve the {signing_name!r} service",
-            )
-            return self._finish(record, response, None, handled)
-        behaviour, protocol = found
-        record["service"] = behaviour.name
         partition = partition_of(region)
         identity = self._credentials.identify(access_key, partition)
         record["account"] = identity.account
+        found = _services().get(signing_name)
+        if found is None:
+            response = _not_served(request, request_id, signing_name, record)
+            return self._finish(record, response, None, handled)
+        behaviour, protocol = found
+        record["service"] = behaviour.name
+        arrived = _now()
         try:
-            op, routed = protocol.resolve(request)
+            try:
+                op, routed = protocol.resolve(request)
+            except ApiError:
+                record["operation"] = requested_operation(request, None)
+                raise
             record["operation"] = op.name
             record["mutating"] = not op.name.startswith(_READ_PREFIXES)
+            handler = behaviour.handlers.get(op.name)
+            if handler is None:
+                # Before the gates and validation: a 400 there would read as AWS's answer
+                # about the account, when the truth is that the sandbox lacks the operation.
+                raise ApiError(
+                    "NotImplementedException",
+                    f"The sandbox does not implement {behaviour.name} {op.name}",
+                    status=NOT_SERVED,
+                )
+            if self._credentials.expired(access_key, arrived):
+                raise expired_token(protocol)
             params: dict[str, Any] = {}
             undecodable: InvalidRequest | None = None
             try:
@@ -352,13 +373,6 @@ class Sandbox:
                 issues = validate(op.input_shape, params)
                 if issues:
                     raise behaviour.invalid(InvalidRequest(issues))
-            handler = behaviour.handlers.get(op.name)
-            if handler is None:
-                raise ApiError(
-                    "NotImplementedException",
-                    f"The sandbox does not implement {behaviour.name} {op.name}",
-                    status=501,
-                )
             handled = True
             context = CallContext(
                 state=self.state,
@@ -429,6 +443,94 @@ class Sandbox:
         record["status"] = response.status
         self._log.record(record)
         return _Outcome(response, delay, drop)
+
+
+def expired_token(protocol: Protocol) -> ApiError:
+    """AWS's answer to a request signed with the keys of a session that has ended."""
+    # STS (query) words it ExpiredToken; the JSON services, ExpiredTokenException. Both 403.
+    code = "ExpiredToken" if isinstance(protocol, QueryProtocol) else "ExpiredTokenException"
+    return ApiError(code, "The security token included in the request is expired", status=403)
+
+
+def _not_served(
+    request: RawRequest, request_id: str, signing_name: str, record: dict[str, Any]
+) -> RawResponse:
+    """The answer to a request for a service the sandbox does not serve, logged in full.
+
+    The service is named by the signing name and the operation read from the request (with
+    botocore's model of that service when it has one), so the calls log shows what a client
+    tried. The code is what AWS answers for an unknown operation in the service's protocol,
+    with HTTP 501: never a 400, which scripts read as "already exists" and carry on.
+    """
+    record["service"] = signing_name
+    model = foreign_model(signing_name)
+    operation = requested_operation(request, model)
+    record["operation"] = operation
+    record["mutating"] = operation is not None and not operation.startswith(_READ_PREFIXES)
+    served = ", ".join(sorted(behaviour.name for behaviour, _ in _services().values()))
+    what = f"{signing_name} {operation}" if operation else f"the {signing_name} service"
+    message = f"The sandbox does not serve {what}; it serves {served}"
+    xml = model.protocol in ("query", "ec2", "rest-xml") if model is not None else None
+    if xml is None:
+        xml = request.body.startswith(b"Action=") or "Action" in request.query
+    code = "InvalidAction" if xml and "Action" in _form(request) else "UnknownOperationException"
+    if xml:
+        body = (
+            "<ErrorResponse><Error><Type>Sender</Type>"
+            f"<Code>{escape(code)}</Code><Message>{escape(message)}</Message></Error>"
+            f"<RequestId>{request_id}</RequestId></ErrorResponse>"
+        ).encode()
+        headers = {"Content-Type": "text/xml", "x-amzn-RequestId": request_id}
+    else:
+        body = json.dumps({"__type": code, "message": message}).encode()
+        headers = {
+            "Content-Type": "application/json",
+            "x-amzn-RequestId": request_id,
+            "x-amzn-ErrorType": code,
+        }
+    record["error"] = code
+    return RawResponse(NOT_SERVED, headers, body)
+
+
+def _form(request: RawRequest) -> dict[str, list[str]]:
+    form = dict(request.query)
+    if request.body.startswith(b"Action="):
+        form.update(parse_qs(request.body.decode("utf-8", "replace"), keep_blank_values=True))
+    return form
+
+
+def requested_operation(request: RawRequest, model: ServiceModel | None) -> str | None:
+    """The operation a request names: ``Action`` (query), ``X-Amz-Target`` (JSON), or the
+    route of its method and path in ``model`` (REST protocols); None when none says."""
+    action = (_form(request).get("Action") or [""])[0]
+    if action:
+        return action
+    target = request.headers.get("x-amz-target", "")
+    if target:
+        return target.rpartition(".")[2] or None
+    if model is not None and model.protocol.startswith("rest-"):
+        with contextlib.suppress(ApiError):
+            return _router(model).resolve(request)[0].name
+    return None
+
+
+@lru_cache(maxsize=32)
+def foreign_model(signing_name: str) -> ServiceModel | None:
+    """botocore's model of a service the sandbox does not serve, found by its signing name."""
+    session = botocore.session.get_session()
+    if signing_name not in session.get_available_services():
+        return None
+    try:
+        model = session.get_service_model(signing_name)
+    except botocore.exceptions.BotoCoreError:
+        return None
+    return model if model.signing_name == signing_name else None
+
+
+@lru_cache(maxsize=32)
+def _router(model: ServiceModel) -> RestJsonProtocol:
+    # Routing reads only the model's method and URI templates, the same for rest-xml.
+    return RestJsonProtocol(model)
 
 
 def _now() -> datetime:

@@ -1,15 +1,16 @@
 """STS handlers: GetCallerIdentity and AssumeRole, so roles and per-account scripts work.
 
 AssumeRole is how the sandbox tells accounts apart: the keys it issues map to the role's
-account, every other key maps to the state's default account. A role is assumable when its
-account is known to the state and, if that account lists ``roles``, when its name is listed.
+account (until the answer's ``Expiration``: ``DurationSeconds``, or the sandbox's shorter
+``session_lifetime``), every other key maps to the state's default account. A role is
+assumable when its account is known to the state and, if that account lists ``roles``, when
+its name is listed.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from datetime import timedelta
 
 from reconciler.sandbox.context import CallContext, Handler, Identity, Params, ServiceBehaviour
 from reconciler.sandbox.wire import ApiError, InvalidRequest
@@ -62,14 +63,14 @@ def assume_role(ctx: CallContext, params: Params) -> Params:
         arn=f"arn:{partition}:sts::{account}:assumed-role/{role_name}/{session}",
         user_id=f"{role_id}:{session}",
     )
-    key, secret, token = ctx.credentials.issue(identity)
     duration = int(params.get("DurationSeconds", 3600))
+    key, secret, token, expiration = ctx.credentials.issue(identity, now=ctx.now, duration=duration)
     return {
         "Credentials": {
             "AccessKeyId": key,
             "SecretAccessKey": secret,
             "SessionToken": token,
-            "Expiration": ctx.now + timedelta(seconds=duration),
+            "Expiration": expiration,
         },
         "AssumedRoleUser": {"AssumedRoleId": identity.user_id, "Arn": identity.arn},
     }

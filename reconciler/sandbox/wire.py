@@ -34,6 +34,11 @@ from botocore.model import ListShape, MapShape, OperationModel, ServiceModel, Sh
 
 Params = dict[str, Any]
 
+# The status of every answer to a request the sandbox does not serve (an unknown service or
+# operation): AWS's code for an unknown operation, but never its 400, which scripts read as
+# "already exists", and not a status botocore retries.
+NOT_SERVED = 501
+
 _SCALAR_TEXT_TYPES = ("string", "integer", "long", "boolean", "float", "double", "timestamp")
 
 
@@ -632,7 +637,7 @@ class RestJsonProtocol(Protocol):
         raise ApiError(
             "UnknownOperationException",
             f"No operation of {self.model.service_name} matches {request.method} {request.path}",
-            status=404,
+            status=NOT_SERVED,
         )
 
     def decode(self, op: OperationModel, request: RawRequest, routed: Any) -> Params:
@@ -781,7 +786,11 @@ class JsonProtocol(Protocol):
         target = request.headers.get("x-amz-target", "")
         prefix, _, name = target.rpartition(".")
         if prefix != self._prefix or name not in self.model.operation_names:
-            raise ApiError("UnknownOperationException", f"Unknown operation {target!r}")
+            raise ApiError(
+                "UnknownOperationException",
+                f"{self.model.service_name} has no operation {target!r} that the sandbox serves",
+                status=NOT_SERVED,
+            )
         return self.model.operation_model(name), None
 
     def decode(self, op: OperationModel, request: RawRequest, routed: Any) -> Params:
@@ -826,7 +835,11 @@ class QueryProtocol(Protocol):
             form.update(parse_qs(text, keep_blank_values=True))
         action = (form.get("Action") or [""])[0]
         if action not in self.model.operation_names:
-            raise ApiError("InvalidAction", f"Could not find operation {action!r}")
+            raise ApiError(
+                "InvalidAction",
+                f"{self.model.service_name} has no action {action!r} that the sandbox serves",
+                status=NOT_SERVED,
+            )
         return self.model.operation_model(action), form
 
     def decode(self, op: OperationModel, request: RawRequest, routed: Any) -> Params:

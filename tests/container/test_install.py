@@ -36,6 +36,8 @@ import pytest
 from tests.container import dockerfile as df
 
 VENV_IN_IMAGE = "/opt/reconciler"
+BUILD_VENV_IN_IMAGE = "/opt/build"  # the build stage's build-backend environment
+LOCKS = ("requirements.lock", "requirements-build.lock")
 PIP_TIMEOUT = 240  # seconds for one pip command; the whole test takes well under that
 # Docker's own settings for the build (PIP_NO_CACHE_DIR) are not replayed: pip's cache is kept,
 # so a second run reuses the downloads.
@@ -46,6 +48,7 @@ NOT_REPLAYED = {"PIP_NO_CACHE_DIR"}
 class Image:
     root: Path  # stands for the image's /
     venv: Path  # the image's /opt/reconciler
+    build_venv: Path  # the build stage's /opt/build (not in the image)
     config: Path  # the image's WORKDIR and /config, where the manifest is
     env: dict[str, str]  # the environment the entrypoint runs with
     entrypoint: list[str]
@@ -61,12 +64,12 @@ def _run(
     )
 
 
-def _lock_pin(name: str) -> str:
-    for line in (df.REPO / "requirements.lock").read_text(encoding="utf-8").splitlines():
+def _lock_pin(name: str, lock: str = "requirements.lock") -> str:
+    for line in (df.REPO / lock).read_text(encoding="utf-8").splitlines():
         match = re.match(rf"^({re.escape(name)}==\S+)", line.strip(), re.IGNORECASE)
         if match:
             return match.group(1)
-    raise AssertionError(f"{name} is not pinned in requirements.lock")
+    raise AssertionError(f"{name} is not pinned in {lock}")
 
 
 NETWORK_FAILURE = re.compile(
@@ -81,23 +84,24 @@ def _probe_index(scratch: Path) -> None:
     """Download every locked package (into pip's cache too); skip only if the network fails.
 
     A probe that fails for any other reason (a hash mismatch, a pin the index does not have)
-    is the lock's fault, and fails the test.
+    is the lock's fault, and fails the test. Both locks: the runtime's and the build backend's.
     """
-    probe = _run(
-        [
-            *(sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes"),
-            *("--only-binary=:all:", "--retries", "1", "--timeout", "20"),
-            *("--dest", str(scratch), "-r", str(df.REPO / "requirements.lock")),
-        ],
-        cwd=scratch,
-    )
-    if probe.returncode == 0:
-        return
-    output = f"{probe.stdout}\n{probe.stderr}"
-    network = [line.strip() for line in output.splitlines() if NETWORK_FAILURE.search(line)]
-    if network:
-        pytest.skip(f"cannot download packages from the package index: {network[-1][:240]}")
-    pytest.fail(f"pip download -r requirements.lock failed (not a network failure):\n{output}")
+    for lock in LOCKS:
+        probe = _run(
+            [
+                *(sys.executable, "-m", "pip", "download", "--no-deps", "--require-hashes"),
+                *("--only-binary=:all:", "--retries", "1", "--timeout", "20"),
+                *("--dest", str(scratch), "-r", str(df.REPO / lock)),
+            ],
+            cwd=scratch,
+        )
+        if probe.returncode == 0:
+            continue
+        output = f"{probe.stdout}\n{probe.stderr}"
+        network = [line.strip() for line in output.splitlines() if NETWORK_FAILURE.search(line)]
+        if network:
+            pytest.skip(f"cannot download packages from the package index: {network[-1][:240]}")
+        pytest.fail(f"pip download -r {lock} failed (not a network failure):\n{output}")
 
 
 def _copy_context(stage: df.Stage, workdir: Path) -> None:
@@ -126,6 +130,8 @@ def _copy_context(stage: df.Stage, workdir: Path) -> None:
 
 def _map_paths(command: str, *, venv: Path, workdir: Path, image_workdir: str) -> str:
     command = re.sub(rf"(?<![\w/]){re.escape(VENV_IN_IMAGE)}(?![\w-])", str(venv), command)
+    build_venv = str(venv.parent / Path(BUILD_VENV_IN_IMAGE).name)
+    command = re.sub(rf"(?<![\w/]){re.escape(BUILD_VENV_IN_IMAGE)}(?![\w-])", build_venv, command)
     command = re.sub(rf"(?<![\w/]){re.escape(image_workdir)}(?![\w-])", str(workdir), command)
     # The image's `python` is the base interpreter; here, the one running the tests.
     return re.sub(r"^python(3(\.\d+)?)?(?=\s)", lambda _: sys.executable, command)
@@ -200,7 +206,8 @@ def image() -> Iterator[Image]:
         (user,) = runtime.all("USER")
         uid, prefix = _run_as(int(user.args.split(":")[0]))
         (entrypoint,) = runtime.all("ENTRYPOINT")
-        yield Image(root, venv, config, env, df.exec_form(entrypoint), uid, prefix)
+        build_venv = venv.parent / Path(BUILD_VENV_IN_IMAGE).name
+        yield Image(root, venv, build_venv, config, env, df.exec_form(entrypoint), uid, prefix)
     finally:
         for path in [root, *root.rglob("*")]:
             if path.is_dir() and not path.is_symlink():
@@ -280,6 +287,55 @@ def test_the_image_has_the_locked_dependencies_and_the_wheel_not_the_checkout(im
     }
     for package in ("boto3", "pydantic", "structlog", "pyyaml"):
         assert _lock_pin(package).lower() == f"{package}=={versions[package]}"
+
+
+def test_the_build_lock_install_refuses_other_bytes(image: Image, tmp_path: Path) -> None:
+    # The Dockerfile's own install command, with every hash of the lock swapped for one no
+    # published file has: pip must refuse to install, so a rebuild never takes other bytes.
+    build = df.stages(df.DOCKERFILE.read_text(encoding="utf-8"))[0]
+    (command,) = [
+        c
+        for ins in build.all("RUN")
+        for c in df.shell_commands(ins)
+        if "-r requirements-build.lock" in c
+    ]
+    text = (df.REPO / "requirements-build.lock").read_text(encoding="utf-8")
+    tampered = re.sub(r"sha256:[0-9a-f]{64}", "sha256:" + "0" * 64, text)
+    assert tampered != text
+    (tmp_path / "requirements-build.lock").write_text(tampered, encoding="utf-8")
+    venv = tmp_path / "opt" / "reconciler"
+    done = _run(
+        [
+            "bash",
+            "-c",
+            f"{sys.executable} -m venv {tmp_path}/opt/build && "
+            + _map_paths(command, venv=venv, workdir=tmp_path, image_workdir="/src"),
+        ],
+        cwd=tmp_path,
+    )
+    assert done.returncode != 0
+    assert "DO NOT MATCH THE HASHES" in done.stdout + done.stderr
+
+
+def test_the_wheel_was_built_by_the_locked_backend_which_stays_out_of_the_image(
+    image: Image,
+) -> None:
+    # The build environment holds exactly the build lock's setuptools and wheel: the wheel was
+    # built with them (no isolated build fetched others), and a rebuild installs the same bytes.
+    frozen = _run(
+        [str(image.build_venv / "bin" / "python"), "-m", "pip", "freeze", "--all"],
+        cwd=image.root,
+        env=image.env,
+        timeout=60,
+    )
+    assert frozen.returncode == 0, frozen.stderr
+    installed = {line.lower() for line in frozen.stdout.splitlines()}
+    for package in ("setuptools", "wheel"):
+        assert _lock_pin(package, "requirements-build.lock").lower() in installed
+    # The runtime stage copies the runtime environment only.
+    runtime = df.stages(df.DOCKERFILE.read_text(encoding="utf-8"))[-1]
+    copied = [source for ins in runtime.all("COPY") for source in df.parse_copy(ins).sources]
+    assert copied == [VENV_IN_IMAGE]
 
 
 def test_the_entrypoint_prints_its_version(image: Image) -> None:
