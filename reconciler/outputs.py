@@ -25,6 +25,7 @@ import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from reconciler import filekind
 from reconciler.errors import OutputError, UsageError
 
 # The options whose value is a file the run writes, as (argparse dest, flag). An output option
@@ -110,7 +111,7 @@ def check_writable(output: NamedPath) -> None:
         raise UsageError(f"{label}: is a directory; name a file in it")
     if mode is not None and not stat.S_ISREG(mode):
         # The write replaces the path by a new file: never a FIFO's or a device's node.
-        raise UsageError(f"{label}: is {_kind(mode)}, not a regular file")
+        raise UsageError(f"{label}: is {filekind.describe(mode)}, not a regular file")
     directory = _directory(output.given)
     try:
         directory_mode = os.stat(directory).st_mode
@@ -169,18 +170,6 @@ def _same_file(first: str, second: str) -> bool:
         return os.path.samefile(first, second)
     except OSError:
         return False
-
-
-def _kind(mode: int) -> str:
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a special file"
 
 
 def _reason(exc: OSError) -> str:

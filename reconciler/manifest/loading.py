@@ -30,6 +30,7 @@ from typing import Any, get_args, get_origin
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 
+from reconciler import filekind
 from reconciler.errors import ManifestError
 from reconciler.manifest import checks
 from reconciler.manifest.csvimport import CsvMembers, read_members_csv
@@ -128,7 +129,8 @@ def _load(given: str, catalog: RegionCatalog) -> Manifest:
         if mode is not None and not stat.S_ISREG(mode):
             # Refused before it is opened: reading a FIFO blocks until something writes to it.
             raise ManifestError(
-                f"the manifest must be a regular file or a directory, not {_file_kind(mode)}",
+                "the manifest must be a regular file or a directory, "
+                f"not {filekind.describe(mode)}",
                 path=given,
             )
         parts = [_read_part(given, _Root(os.path.dirname(given)), in_directory=False)]
@@ -208,20 +210,6 @@ def _mode(path: str) -> int | None:
         return None
 
 
-def _file_kind(mode: int) -> str:
-    if stat.S_ISDIR(mode):
-        return "a directory"
-    if stat.S_ISFIFO(mode):
-        return "a FIFO"
-    if stat.S_ISCHR(mode):
-        return "a character device"
-    if stat.S_ISBLK(mode):
-        return "a block device"
-    if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "a special file"
-
-
 def _check_directory_entry(path: str, root: _Root) -> None:
     """A *.yaml entry of a directory manifest is a regular file inside the root, or an error."""
     escape = root.escape(path)
@@ -237,7 +225,7 @@ def _check_directory_entry(path: str, root: _Root) -> None:
             path=path,
         )
     raise ManifestError(
-        f"this entry of the directory manifest is {_file_kind(mode)}, not a regular file",
+        f"this entry of the directory manifest is {filekind.describe(mode)}, not a regular file",
         path=path,
     )
 
@@ -324,7 +312,8 @@ def _take_members(part: _Part, members: Any, root: _Root) -> None:
         elif mode is None:
             reason = f"no such CSV file: {csv_path} (the path is relative to this manifest file)"
         else:
-            reason = f"{csv_path} is not a regular file ({_file_kind(mode)}); name a CSV file"
+            kind = filekind.describe(mode)
+            reason = f"{csv_path} is not a regular file ({kind}); name a CSV file"
         raise ManifestError(
             reason,
             path=part.path,
