@@ -28,6 +28,7 @@ import structlog
 
 from reconciler.diff import ACCEPTED_STATUSES
 from reconciler.errors import AcceptError, AwsError, ConflictError
+from reconciler.invitations import VERIFICATION_FAILED, settle
 from reconciler.model import (
     DesiredMember,
     MemberStatus,
@@ -85,6 +86,8 @@ class AccountProgress:
     # The statuses verification accepts; None: the account must no longer be a member.
     expect: frozenset[MemberStatus] | None = None
     absent_ok: bool = False
+    # The status that made the account fail, when apply read it (email verification).
+    status: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -132,7 +135,7 @@ def apply_shard(
             on_progress(len(action.members))
     if accepts:
         _run_accepts(
-            port.key,
+            port,
             accepts,
             application,
             acceptor=acceptor,
@@ -215,7 +218,7 @@ def _set_expectation(progress: AccountProgress, step: Step, settings: ServiceSet
 
 
 def _run_accepts(
-    key: ShardKey,
+    port: MemberPort,
     accepts: Sequence[Action],
     application: ShardApplication,
     *,
@@ -223,12 +226,15 @@ def _run_accepts(
     administrator_account_id: str,
     max_concurrency: int,
 ) -> None:
+    key = port.key
     account_ids = [
         member.account_id
         for action in accepts
         for member in action.members
         if not application.progress(member.account_id).failed
     ]
+    if acceptor is not None and account_ids:
+        account_ids = _invitations_sent(port, account_ids, application)
 
     def accept_one(account_id: str) -> tuple[str, str | None, str | None]:
         if acceptor is None:
@@ -256,6 +262,36 @@ def _run_accepts(
         accounts=len(account_ids),
         failed=sum(1 for _, _, failure in outcomes if failure is not None),
     )
+
+
+def _invitations_sent(
+    port: MemberPort, account_ids: Sequence[str], application: ShardApplication
+) -> list[str]:
+    """The accounts whose invitation exists, to accept; the others fail with their status.
+
+    Right after InviteMembers a GuardDuty member is still in email verification, and its
+    invitation does not exist yet: accepting then would fail as "no pending invitation", and an
+    email that failed verification would only be named by the next run.
+    """
+    found, calls, _ = settle(port, account_ids)
+    application.calls += calls
+    ready: list[str] = []
+    for account_id in account_ids:
+        member = found.get(account_id)
+        progress = application.progress(account_id)
+        if member is None:
+            ready.append(account_id)  # unread (the error was retried): the accept decides
+        elif member.status is MemberStatus.EMAIL_VERIFICATION_FAILED:
+            progress.failure, progress.status = VERIFICATION_FAILED, member.raw_status
+        elif member.status is MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS:
+            progress.failure, progress.status = (
+                "status EmailVerificationInProgress after waiting for it: the invitation is not "
+                "sent yet, so it cannot be accepted; the next run accepts it",
+                member.raw_status,
+            )
+        else:
+            ready.append(account_id)
+    return ready
 
 
 def _past(step: Step) -> str:
