@@ -48,6 +48,7 @@ class DriftKind(StrEnum):
     DISABLED = "disabled"
     UNEXPECTED_STATUS = "unexpected-status"
     PRUNE_BLOCKED = "prune-blocked"
+    MEMBER_CANNOT_ACCEPT = "member-cannot-accept"
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,6 +89,11 @@ class ShardDiff:
     prune: tuple[str, ...] = ()
     prune_delete_only: tuple[str, ...] = ()
     items: tuple[DriftItem, ...] = ()
+
+    @property
+    def invitees(self) -> tuple[str, ...]:
+        """The accounts an invitation-mode plan invites in this shard, sorted."""
+        return tuple(sorted({*self.missing, *self.recreate, *self.not_invited, *self.reinvite}))
 
 
 # Statuses that count as "a member as the mode intends it". An invitation is the
@@ -152,6 +158,9 @@ def diff_shard(
             accepted=accepted,
             email_differs=account in mismatched_set,
         )
+
+    if observation.cannot_accept:
+        missing = _hold_back(found, missing, observation.cannot_accept)
 
     return ShardDiff(
         key,
@@ -234,6 +243,37 @@ def _emails_differ(wanted: str | None, seen: str | None) -> bool:
         return False
     folded = _fold(wanted)
     return bool(folded) and folded != _fold(seen)
+
+
+def _hold_back(found: _Findings, missing: list[str], cannot_accept: Mapping[str, str]) -> list[str]:
+    """Keep accounts whose member side cannot accept out of every step that leads to an
+    invitation (an invitation is an email to a root address: it goes out once the member can
+    accept it); each becomes one blocking item with the fix. Returns the missing accounts left.
+    """
+    held = {
+        account
+        for account in (*missing, *found.not_invited, *found.recreate, *found.reinvite)
+        if account in cannot_accept
+    }
+    if not held:
+        return missing
+    found.not_invited = [a for a in found.not_invited if a not in held]
+    found.recreate = [a for a in found.recreate if a not in held]
+    found.reinvite = [a for a in found.reinvite if a not in held]
+    # Their "will be created / invited" items no longer hold; other findings (an email
+    # mismatch, a blocking status) stay.
+    found.items = [
+        item
+        for item in found.items
+        if item.account_id not in held or item.blocking or item.kind is DriftKind.EMAIL_MISMATCH
+    ]
+    for account in sorted(held):
+        detail = (
+            f"not invited: {cannot_accept[account]}; the invitation goes out on the first run "
+            "after the fix"
+        )
+        found.add(account, DriftKind.MEMBER_CANNOT_ACCEPT, detail, blocking=True)
+    return [account for account in missing if account not in held]
 
 
 def _classify_unmanaged(

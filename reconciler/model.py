@@ -166,6 +166,9 @@ class ShardObservation:
     members: Mapping[str, ObservedMember] = field(default_factory=dict)
     # GuardDuty's DescribeOrganizationConfiguration autoEnableOrganizationMembers, when read.
     auto_enable: str | None = None
+    # Accounts about to be invited whose member side cannot accept (read in the member
+    # accounts before inviting, when ``invitation.accept`` is set): account → why, with the fix.
+    cannot_accept: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
