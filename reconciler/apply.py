@@ -71,6 +71,28 @@ PRESENT_AFTER: dict[Step, frozenset[MemberStatus] | None] = {
 }
 
 
+# AWS's refusal of the organization's management account as a member while the service is
+# off there ("your organization master must first enable GuardDuty", "...management account
+# must first enable Security Hub"): usually the management account was selected by
+# ``membersFrom`` without being meant, so the fix names ``exclude`` as well.
+_MANAGEMENT_FIRST = (
+    "organization master must first enable",
+    "management account must first enable",
+)
+MANAGEMENT_ACCOUNT_FIX = (
+    "this is the organization's management account: enable the service in it first, or leave "
+    "it out (membersFrom.organization.exclude, or remove it from members)"
+)
+
+
+def with_fix(step: Step, reason: str) -> str:
+    """AWS's words for a refused account, with the fix when we know one."""
+    text = reason.casefold()
+    if step is Step.CREATE and any(fragment in text for fragment in _MANAGEMENT_FIRST):
+        return f"{reason.rstrip('. ')}; {MANAGEMENT_ACCOUNT_FIX}"
+    return reason
+
+
 def is_already_done(step: Step, reason: str) -> bool:
     text = reason.casefold()
     return any(fragment in text for fragment in ALREADY_DONE[step])
@@ -191,7 +213,7 @@ def _run_batch(
             progress.done.append(f"already {_past(step)}")
             already += 1
         else:
-            progress.failure = f"{step.operation}: {reason}"
+            progress.failure = f"{step.operation}: {with_fix(step, reason)}"
             continue
         _set_expectation(progress, step, settings)
     failed = sum(1 for account_id in account_ids if application.progress(account_id).failed)

@@ -49,6 +49,7 @@ class DriftKind(StrEnum):
     UNEXPECTED_STATUS = "unexpected-status"
     PRUNE_BLOCKED = "prune-blocked"
     MEMBER_CANNOT_ACCEPT = "member-cannot-accept"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,8 +132,13 @@ def diff_shard(
     *,
     administrator_account_id: str,
     prune: PruneSettings | None = None,
+    skipped: Mapping[str, str] | None = None,
 ) -> ShardDiff:
-    """The differences of one ready shard; a blocked shard has none (nothing was observed)."""
+    """The differences of one ready shard; a blocked shard has none (nothing was observed).
+
+    ``skipped``: accounts the organization selected that are not ACTIVE there (account → its
+    state); each is reported, neither enrolled nor, if AWS still lists it, pruned.
+    """
     key = observation.key
     if not observation.ready:
         return ShardDiff(key)
@@ -143,6 +149,8 @@ def diff_shard(
         desired, observed, administrator_account_id=administrator_account_id
     )
     found = _Findings(key)
+    if skipped:
+        unmanaged = _report_skipped(found, unmanaged, observation, desired, skipped)
     for account in missing:
         found.add(account, DriftKind.MISSING, "not a member yet", blocking=False)
     _classify_unmanaged(found, unmanaged, observation, settings, prune)
@@ -243,6 +251,28 @@ def _emails_differ(wanted: str | None, seen: str | None) -> bool:
         return False
     folded = _fold(wanted)
     return bool(folded) and folded != _fold(seen)
+
+
+def _report_skipped(
+    found: _Findings,
+    unmanaged: list[str],
+    observation: ShardObservation,
+    desired: Mapping[str, DesiredMember],
+    skipped: Mapping[str, str],
+) -> list[str]:
+    """One item per skipped account; returns the unmanaged accounts that are not skipped."""
+    for account in sorted(skipped.keys() - desired.keys()):
+        state = skipped[account]
+        member = observation.members.get(account)
+        if member is None:
+            detail = f"{state} in AWS Organizations: not enrolled"
+        else:
+            detail = (
+                f"{state} in AWS Organizations, a member in AWS ({member.raw_status}): "
+                "left alone, neither enrolled again nor removed"
+            )
+        found.add(account, DriftKind.SKIPPED, detail, blocking=False)
+    return [account for account in unmanaged if account not in skipped]
 
 
 def _hold_back(found: _Findings, missing: list[str], cannot_accept: Mapping[str, str]) -> list[str]:

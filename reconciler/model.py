@@ -136,6 +136,9 @@ class DesiredState:
     services: Mapping[Service, ServiceSettings]
     shards: Mapping[ShardKey, Mapping[str, DesiredMember]]
     prune: PruneSettings = field(default_factory=PruneSettings)
+    # Accounts ``membersFrom`` selected that are not ACTIVE in AWS Organizations (account →
+    # its state, e.g. SUSPENDED): not enrolled, never pruned, reported as skipped.
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     def settings_for(self, key: ShardKey) -> ServiceSettings:
         return self.services[key.service]

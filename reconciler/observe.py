@@ -113,6 +113,7 @@ def observe_member_sides(
             settings,
             administrator_account_id=desired.administrator_account_id,
             prune=desired.prune,
+            skipped=desired.skipped,
         )
         candidates.extend((key, account) for account in difference.invitees)
     if not candidates:

@@ -52,7 +52,9 @@ MEMBER_STATUSES = (
     "RegionDisabled",
 )
 MEMBER_TYPES = ("organization", "invitation")
-ORG_ACCOUNT_STATUSES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE")
+# Organizations' account State (botocore's AccountState); its older Status had no CLOSED or
+# PENDING_ACTIVATION.
+ORG_ACCOUNT_STATUSES = ("PENDING_ACTIVATION", "ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED")
 # A member in one of these statuses is associated: the member side has an administrator.
 ASSOCIATED = frozenset({"Enabled", "Disabled"})
 
