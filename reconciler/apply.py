@@ -15,7 +15,10 @@ again, once.
 
 One account's failure never stops the others, and one shard's never stops another's: an account
 whose creation failed is simply not invited. Accepting runs in the member accounts, several at
-a time (bounded), each paced by the member's own rate limit.
+a time (bounded), each paced by the member's own rate limit, once GuardDuty's email
+verification of the invitations has settled (an invitation does not exist before; one that
+failed verification is named then, with its fix). AWS's refusal of the organization's
+management account gets the fix added to AWS's words.
 """
 
 from __future__ import annotations

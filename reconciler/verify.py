@@ -10,7 +10,9 @@ mode accepts (organization mode: Enabled; invitation mode: Invited, EmailVerific
 or Enabled); accepted or restarted: Enabled; deleted: gone; disassociated: Removed or gone. An
 account that does not match is a failure of the run, named with its status;
 EmailVerificationFailed gets its cause spelled out, since it is the first thing users of the
-peer scripts get stuck on."""
+peer scripts get stuck on. A GuardDuty member still in email verification
+(EmailVerificationInProgress) right after its invitation is read again until the verification
+settles (``reconciler.invitations``), so a failed one is named by the run that invited it."""
 
 from __future__ import annotations
 

@@ -8,8 +8,20 @@ Security Hub: the hub enabled, without the default standards, a 409 meaning it a
 reads every page of ListInvitations and accepts only the invitation that comes from *our*
 administrator — never "the last one", which is how the peer scripts accept a stranger's.
 
-One assumed session per member account, shared across its services and regions. Calls made as
-a member are paced by that member's own buckets (AWS's limits are per account).
+Before any invitation goes out (apply runs only), :meth:`MemberAccounts.cannot_accept` reads
+the member side of each account about to be invited: the role must be assumable and, for
+GuardDuty, a detector must exist or ``createMemberDetector`` allow one; an account that could
+not accept is not invited (see ``observe.observe_member_sides``). The session and the detector
+found are kept for the accept, which then makes no extra call.
+
+Every member-side write survives a lost answer that botocore retries: a CreateDetector retried
+into "a detector already exists" is confirmed by ListDetectors, an EnableSecurityHub retried
+into 409 is what we want, an accept retried into "invitationId is not valid" is confirmed by
+GetAdministratorAccount.
+
+One assumed session per member account, shared across its services and regions (a role that
+cannot be assumed is tried once). Calls made as a member are paced by that member's own
+buckets (AWS's limits are per account).
 """
 
 from __future__ import annotations
