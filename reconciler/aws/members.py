@@ -76,8 +76,8 @@ class MemberAccounts:
         self._refused: dict[tuple[str, str], AwsError] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
-        # (account, region) → the detector the pre-invitation check found, for the accept.
-        self._detectors_seen: dict[tuple[str, str], str] = {}
+        # (account, region) → the detectors the pre-invitation check listed, for the accept.
+        self._detectors_seen: dict[tuple[str, str], list[str]] = {}
 
     def role_arn(self, account_id: str, role_name: str) -> str:
         return f"arn:{self._partition}:iam::{account_id}:role/{role_name}"
@@ -134,11 +134,9 @@ class MemberAccounts:
             detectors = self._detectors(factory.client("guardduty", key.region), where)
         except AwsError as exc:
             return f"its GuardDuty detectors could not be read as {role} ({exc})"
-        if detectors:
-            with self._guard:
-                self._detectors_seen[(account_id, key.region)] = detectors[0]
-            return None
-        if settings.create_member_detector:
+        with self._guard:
+            self._detectors_seen[(account_id, key.region)] = detectors
+        if detectors or settings.create_member_detector:
             return None
         return self._no_detector(account_id, key.region)
 
@@ -202,7 +200,7 @@ class MemberAccounts:
         done: list[str] = []
         with self._guard:
             seen = self._detectors_seen.pop((account_id, key.region), None)
-        detector_ids = [seen] if seen is not None else self._detectors(client, where)
+        detector_ids = seen if seen is not None else self._detectors(client, where)
         if detector_ids:
             detector_id = detector_ids[0]
         elif settings.create_member_detector:

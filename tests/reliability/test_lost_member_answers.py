@@ -82,6 +82,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
             )
             assert result.code == 0, result.describe()
             found[service] = operations(result.calls, service)
+            found[f"{service} member reads"] = [
+                c["operation"] for c in result.calls if c["account"] == MEMBER and not c["mutating"]
+            ]
     return found
 
 
@@ -90,6 +93,9 @@ def test_the_undisturbed_run_makes_every_member_side_write(
 ) -> None:
     for service, member_side in MEMBER_SIDE.items():
         assert reference[service] == ["CreateMembers", "InviteMembers", *member_side]
+    # The check before inviting lists the member's detectors once; the accept reuses it.
+    assert reference["guardduty member reads"] == ["ListDetectors", "ListInvitations"]
+    assert reference["securityhub member reads"] == ["ListInvitations"]
 
 
 @pytest.mark.parametrize(
