@@ -10,6 +10,9 @@ in the run that invited, with its fix, not found by the next one).
 Reads are GetMembers in batches of at most 50, repeated with a growing pause while any account
 is still in progress, a bounded number of times; an account still in progress then is left in
 progress for the caller to judge.
+
+Also here: the refusal of a saved plan that would invite an account whose member side cannot
+accept (the apply run read it; the dry run that saved the plan did not).
 """
 
 from __future__ import annotations
@@ -19,9 +22,10 @@ from collections.abc import Callable, Iterable, Sequence
 
 import structlog
 
-from reconciler.errors import AwsError
+from reconciler.diff import DriftKind
+from reconciler.errors import AwsError, PlanRefused
 from reconciler.model import MemberStatus, ObservedMember
-from reconciler.plan import BATCH_SIZE, batched
+from reconciler.plan import BATCH_SIZE, Plan, Step, batched
 from reconciler.ports import MemberPort
 
 log = structlog.get_logger("reconciler.invitations")
@@ -81,3 +85,37 @@ def settle(
 
 def _in_progress(member: ObservedMember | None) -> bool:
     return member is not None and member.status is MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS
+
+
+# Enough to see what happened; a refusal over many accounts stays one readable line.
+LISTED = 20
+
+
+def refuse_uninvitable(plan: Plan) -> None:
+    """Refuse a saved plan that would invite an account whose member side cannot accept.
+
+    The dry run that saved it reads no member account; the apply does, and an invitation it
+    would not send on its own is not sent because a plan says so (``PlanRefused``, nothing
+    applied).
+    """
+    held = {
+        (item.key, item.account_id): item.detail
+        for item in plan.drift
+        if item.kind is DriftKind.MEMBER_CANNOT_ACCEPT
+    }
+    refused = sorted(
+        f"{action.key} {account}: {held[action.key, account]}"
+        for action in plan.actions
+        if action.step is Step.INVITE
+        for account in action.account_ids
+        if (action.key, account) in held
+    )
+    if refused:
+        shown = refused[:LISTED] + (
+            [f"and {len(refused) - LISTED} more"] if len(refused) > LISTED else []
+        )
+        raise PlanRefused(
+            "saved plan refused, nothing applied: "
+            + "; ".join(shown)
+            + "; fix the member side, then make a new plan"
+        )

@@ -18,13 +18,14 @@ from enum import StrEnum
 
 import structlog
 
-from reconciler import planfile
+from reconciler import observe, planfile
 from reconciler.apply import apply_shard
-from reconciler.diff import DriftKind, is_prune_candidate
+from reconciler.diff import is_prune_candidate
 from reconciler.errors import PlanRefused
+from reconciler.invitations import refuse_uninvitable
 from reconciler.model import DesiredState, Mode, Service, ShardKey, ShardObservation
-from reconciler.observe import observe_all, observe_member_sides
-from reconciler.plan import Plan, Step, build_plan
+from reconciler.observe import observe_all
+from reconciler.plan import Plan, build_plan
 from reconciler.planfile import SavedPlan
 from reconciler.ports import AcceptPort, MemberPort
 from reconciler.progress import NoProgress, Progress
@@ -82,7 +83,7 @@ def run(
         wants_auto_enable=lambda observation: needs_auto_enable(desired, observation),
     )
     if acceptor is not None and not dry_run:
-        observations = observe_member_sides(
+        observations = observe.observe_member_sides(
             desired, observations, acceptor, max_concurrency=max_concurrency
         )
     # The desired state and the observations live until the run ends, and at 50,000 members
@@ -95,7 +96,7 @@ def run(
         plan = build_plan(desired, observations, allow_mass_prune=allow_mass_prune)
         if saved is not None:
             plan = _saved_plan(desired, observations, plan, saved)
-            _refuse_uninvitable(plan)
+            refuse_uninvitable(plan)
         log.info(
             "plan.built",
             actions=len(plan.actions),
@@ -154,32 +155,6 @@ def _saved_plan(
         )
     log.info("plan.saved.valid", actions=len(saved.actions))
     return replace(fresh, actions=saved.actions)
-
-
-def _refuse_uninvitable(plan: Plan) -> None:
-    """A saved plan that would invite an account whose member side cannot accept is refused.
-
-    The dry run that saved it does not read member accounts; the apply does, and an invitation
-    it would not send on its own is not sent because a plan says so.
-    """
-    held = {
-        (item.key, item.account_id): item.detail
-        for item in plan.drift
-        if item.kind is DriftKind.MEMBER_CANNOT_ACCEPT
-    }
-    refused = sorted(
-        f"{action.key} {account}: {held[action.key, account]}"
-        for action in plan.actions
-        if action.step is Step.INVITE
-        for account in action.account_ids
-        if (action.key, account) in held
-    )
-    if refused:
-        raise PlanRefused(
-            "saved plan refused, nothing applied: "
-            + "; ".join(_listed(refused))
-            + "; fix the member side, then make a new plan"
-        )
 
 
 # Enough to see what happened; a refusal over a whole organization stays one readable line.
