@@ -35,6 +35,7 @@ from reconciler.invitations import VERIFICATION_FAILED, settle
 from reconciler.model import (
     DesiredMember,
     MemberStatus,
+    Service,
     ServiceSettings,
     ShardKey,
     UnprocessedAccount,
@@ -258,7 +259,8 @@ def _run_accepts(
         for member in action.members
         if not application.progress(member.account_id).failed
     ]
-    if acceptor is not None and account_ids:
+    # Only GuardDuty verifies the invitee's email before it sends the invitation.
+    if acceptor is not None and account_ids and key.service is Service.GUARDDUTY:
         account_ids = _invitations_sent(port, account_ids, application)
 
     def accept_one(account_id: str) -> tuple[str, str | None, str | None]:

@@ -82,6 +82,9 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
             )
             assert result.code == 0, result.describe()
             found[service] = operations(result.calls, service)
+            found[f"{service} GetMembers"] = [
+                c["operation"] for c in result.calls if c["operation"] == "GetMembers"
+            ]
             found[f"{service} member reads"] = [
                 c["operation"] for c in result.calls if c["account"] == MEMBER and not c["mutating"]
             ]
@@ -96,6 +99,10 @@ def test_the_undisturbed_run_makes_every_member_side_write(
     # The check before inviting lists the member's detectors once; the accept reuses it.
     assert reference["guardduty member reads"] == ["ListDetectors", "ListInvitations"]
     assert reference["securityhub member reads"] == ["ListInvitations"]
+    # GuardDuty reads its invitees once before accepting (email verification), and both
+    # services once to verify; Security Hub verifies no email, so it is not read before.
+    assert len(reference["guardduty GetMembers"]) == 2
+    assert len(reference["securityhub GetMembers"]) == 1
 
 
 @pytest.mark.parametrize(
