@@ -17,11 +17,17 @@ The real ``reconcile`` entry point against a running sandbox, over HTTP.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jsonschema
+
 from tests.cli.conftest import ADMIN, Bed, manifest, root_email, world
+from tests.pure.test_drift_kinds_schema import SCHEMA as SCHEMA_PATH
+
+SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 
 REGION = "us-east-1"
 ROLE = "OrganizationAccountAccessRole"
@@ -79,6 +85,7 @@ def test_a_member_that_cannot_accept_is_not_invited_until_it_can(
 
     first = bed.run("--manifest", path, *JSON)
     assert first.code == 1, first.stdout
+    jsonschema.validate(first.json(), SCHEMA)
     assert status(bed, "guardduty", READY) == "Enabled"
     assert status(bed, "securityhub", READY) == "Enabled"
     # Security Hub needs no detector: that side of NO_DETECTOR is invited and accepted.

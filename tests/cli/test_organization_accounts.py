@@ -15,11 +15,13 @@ from collections.abc import Callable
 from typing import Any
 
 import boto3
+import jsonschema
 from botocore.stub import Stubber
 
 from reconciler.aws.organizations import organization_members
 from reconciler.aws.session import ClientFactory
 from tests.cli.conftest import ADMIN, MANAGEMENT, Bed, manifest, org_account, world
+from tests.cli.test_member_side import SCHEMA
 
 REGION = "us-east-1"
 SUSPENDED, CLOSED, CLOSING = org_account(1), org_account(2), org_account(3)
@@ -52,6 +54,7 @@ def test_accounts_that_are_not_active_are_skipped_and_reported(
     assert result.code == 0, result.stdout
 
     document = result.json()
+    jsonschema.validate(document, SCHEMA)
     touched = {a for action in document["actions"] for a in action["account_ids"]}
     assert touched == {MANAGEMENT, org_account(0)}
     skipped = {
