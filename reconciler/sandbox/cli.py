@@ -85,6 +85,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--drop-rate", type=_probability, default=0.0, help="fraction of dropped connections"
     )
+    parser.add_argument("--calls-log", default=None, help="append every request here (JSONL)")
+    parser.add_argument("--save-on-exit", default=None, help="write the final state here")
     parser.add_argument(
         "--email-verification-reads",
         type=_non_negative_int,
@@ -93,8 +95,6 @@ def build_parser() -> argparse.ArgumentParser:
         "member (ListMembers, GetMembers) before Invited or EmailVerificationFailed (default: "
         "the state file's emailVerificationReads, else 0: at once)",
     )
-    parser.add_argument("--calls-log", default=None, help="append every request here (JSONL)")
-    parser.add_argument("--save-on-exit", default=None, help="write the final state here")
     return parser
 
 
