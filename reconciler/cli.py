@@ -319,9 +319,9 @@ class _Run:
             )
             source = manifest.members_from
             if source is not None:
-                from reconciler.aws.organizations import organization_members, with_skipped
+                from reconciler.aws.organizations import organization_accounts, with_skipped
 
-                listing = organization_members(
+                listing = organization_accounts(
                     factory,
                     partition=desired.partition,
                     ous=source.ous,

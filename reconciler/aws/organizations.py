@@ -56,6 +56,26 @@ def organization_members(
     recursive: bool,
     role_arn: str | None,
     sts_region: str,
+) -> list[DesiredMember]:
+    """The ACTIVE accounts selected, sorted by account ID, each once."""
+    return organization_accounts(
+        factory,
+        partition=partition,
+        ous=ous,
+        recursive=recursive,
+        role_arn=role_arn,
+        sts_region=sts_region,
+    ).members
+
+
+def organization_accounts(
+    factory: ClientFactory,
+    *,
+    partition: str,
+    ous: tuple[str, ...] | None,
+    recursive: bool,
+    role_arn: str | None,
+    sts_region: str,
 ) -> OrganizationListing:
     """The accounts selected, sorted by account ID, each once: ACTIVE ones and the skipped."""
     if role_arn:

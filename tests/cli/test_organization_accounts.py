@@ -18,7 +18,7 @@ import boto3
 import jsonschema
 from botocore.stub import Stubber
 
-from reconciler.aws.organizations import organization_members
+from reconciler.aws.organizations import organization_accounts, organization_members
 from reconciler.aws.session import ClientFactory
 from tests.cli.conftest import ADMIN, MANAGEMENT, Bed, manifest, org_account, world
 from tests.cli.test_member_side import SCHEMA
@@ -114,7 +114,7 @@ def test_the_state_is_read_from_state_then_from_the_retired_status() -> None:
                 ]
             },
         )
-        listing = organization_members(
+        listing = organization_accounts(
             factory, partition="aws", ous=None, recursive=False, role_arn=None, sts_region=REGION
         )
         stubber.assert_no_pending_responses()
@@ -125,3 +125,21 @@ def test_the_state_is_read_from_state_then_from_the_retired_status() -> None:
         org_account(3): "PENDING_CLOSURE",
         org_account(4): "PENDING_ACTIVATION",
     }
+
+
+def test_organization_members_lists_the_active_accounts_only() -> None:
+    factory = ClientFactory(boto3.Session(region_name=REGION), dry_run=False)
+    with Stubber(factory.client("organizations", REGION)) as stubber:
+        stubber.add_response(
+            "list_accounts",
+            {
+                "Accounts": [
+                    listed_account(org_account(0), State="ACTIVE"),
+                    listed_account(org_account(1), State="SUSPENDED"),
+                ]
+            },
+        )
+        members = organization_members(
+            factory, partition="aws", ous=None, recursive=False, role_arn=None, sts_region=REGION
+        )
+    assert [m.account_id for m in members] == [org_account(0)]
