@@ -42,9 +42,10 @@ def external_account(n: int) -> str:
     return f"{500000000000 + n:012d}"
 
 
-# Of the outside accounts, every third has no GuardDuty detector in the second region (accepting
-# creates it: ``createMemberDetector``), and every third from the second has no Security Hub in
-# the first (accepting enables it): so every member-side write is made, and can be lost.
+# With member_side_writes, of the outside accounts every third has no GuardDuty detector in
+# the second region (accepting creates it: ``createMemberDetector``), and every third from the
+# second has no Security Hub in the first (accepting enables it): so every member-side write is
+# made, and can be lost.
 NO_DETECTOR_IN = REGIONS[1]
 NO_HUB_IN = REGIONS[0]
 # GuardDuty invitations read EmailVerificationInProgress once before they settle, as AWS's
@@ -60,12 +61,20 @@ def without_hub(index: int) -> bool:
     return index % 3 == 2
 
 
-def onboarding_world(count: int) -> tuple[dict[str, Any], list[str]]:
-    """The administrator ready in both regions; ``count`` outside accounts with a GuardDuty
-    detector and Security Hub in every region but for :func:`without_detector` and
-    :func:`without_hub` ones, which accepting makes ready."""
+def onboarding_world(
+    count: int, *, member_side_writes: bool = False
+) -> tuple[dict[str, Any], list[str]]:
+    """The administrator ready in both regions; ``count`` outside accounts, each with its own
+    GuardDuty detector and Security Hub in every region (what accepting needs).
+
+    With ``member_side_writes`` (the crash and fault suites), :func:`without_detector` and
+    :func:`without_hub` members lack one, which accepting then creates or enables, and GuardDuty
+    invitations pass through EmailVerificationInProgress.
+    """
     members = [external_account(i) for i in range(count)]
     state = world(org_accounts=2, regions=REGIONS, external=members)
+    if not member_side_writes:
+        return state, members
     state["emailVerificationReads"] = EMAIL_VERIFICATION_READS
     for index, account in enumerate(members):
         # A copy: world() shares one "everywhere" mapping between its accounts.

@@ -123,7 +123,7 @@ class Pair:
 
 
 def scenario(directory: Path) -> tuple[dict[str, Any], list[str], Path]:
-    state, members = onboarding_world(MEMBERS)
+    state, members = onboarding_world(MEMBERS, member_side_writes=True)
     directory.mkdir(parents=True, exist_ok=True)
     path = write_yaml(directory / "manifest.yaml", onboarding_manifest(members))
     return state, members, path

@@ -137,7 +137,7 @@ def _document(result: Completed) -> Any:
 
 
 def weather(storm: Storm, members_count: int, seed: int, directory: Path) -> Weather:
-    state, members = onboarding_world(members_count)
+    state, members = onboarding_world(members_count, member_side_writes=True)
     path = write_yaml(directory / "manifest.yaml", onboarding_manifest(members))
     sandbox = Sandbox(
         SandboxState.from_dict(state), SandboxOptions(seed=seed, **storm.options), port=0
