@@ -35,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.diff import DriftItem
+from reconciler.diff import PENDING_ACCEPTANCE, DriftItem
 from reconciler.errors import PlanRefused
 from reconciler.model import (
     AcceptSettings,
@@ -222,9 +222,18 @@ def shape_problems(plan: Plan, observations: Mapping[ShardKey, ShardObservation]
                 problems.append(f"{action.key}: invites {again}, already invited or members")
     problems += [f"{k} {s}: {a} in two actions" for (k, s, a), n in per_step.items() if n > 1]
     for action in plan.actions:
-        held = observations[action.key].cannot_accept
-        if action.step in INVITING and any(a in held for a in action.account_ids):
-            problems.append(f"{action.key} {action.step}: a member that cannot accept")
+        observation = observations[action.key]
+        held = [a for a in action.account_ids if a in observation.cannot_accept]
+        if action.step is Step.ACCEPT:
+            # Already invited (by an earlier run, or by hand): accepting it is no new email.
+            held = [
+                a
+                for a in held
+                if a not in observation.members
+                or observation.members[a].status not in PENDING_ACCEPTANCE
+            ]
+        if action.step in INVITING and held:
+            problems.append(f"{action.key} {action.step}: {held} cannot accept")
     return problems
 
 
