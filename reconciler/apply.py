@@ -15,7 +15,10 @@ again, once.
 
 One account's failure never stops the others, and one shard's never stops another's: an account
 whose creation failed is simply not invited. Accepting runs in the member accounts, several at
-a time (bounded), each paced by the member's own rate limit.
+a time (bounded), each paced by the member's own rate limit, once GuardDuty's email
+verification of the invitations has settled (an invitation does not exist before; one that
+failed verification is named then, with its fix). AWS's refusal of the organization's
+management account gets the fix added to AWS's words.
 """
 
 from __future__ import annotations
@@ -28,9 +31,11 @@ import structlog
 
 from reconciler.diff import ACCEPTED_STATUSES
 from reconciler.errors import AcceptError, AwsError, ConflictError
+from reconciler.invitations import VERIFICATION_FAILED, settle
 from reconciler.model import (
     DesiredMember,
     MemberStatus,
+    Service,
     ServiceSettings,
     ShardKey,
     UnprocessedAccount,
@@ -70,6 +75,28 @@ PRESENT_AFTER: dict[Step, frozenset[MemberStatus] | None] = {
 }
 
 
+# AWS's refusal of the organization's management account as a member while the service is
+# off there ("your organization master must first enable GuardDuty", "...management account
+# must first enable Security Hub"): usually the management account was selected by
+# ``membersFrom`` without being meant, so the fix names ``exclude`` as well.
+_MANAGEMENT_FIRST = (
+    "organization master must first enable",
+    "management account must first enable",
+)
+MANAGEMENT_ACCOUNT_FIX = (
+    "this is the organization's management account: enable the service in it first, or leave "
+    "it out (membersFrom.organization.exclude, or remove it from members)"
+)
+
+
+def with_fix(step: Step, reason: str) -> str:
+    """AWS's words for a refused account, with the fix when we know one."""
+    text = reason.casefold()
+    if step is Step.CREATE and any(fragment in text for fragment in _MANAGEMENT_FIRST):
+        return f"{reason.rstrip('. ')}; {MANAGEMENT_ACCOUNT_FIX}"
+    return reason
+
+
 def is_already_done(step: Step, reason: str) -> bool:
     text = reason.casefold()
     return any(fragment in text for fragment in ALREADY_DONE[step])
@@ -85,6 +112,8 @@ class AccountProgress:
     # The statuses verification accepts; None: the account must no longer be a member.
     expect: frozenset[MemberStatus] | None = None
     absent_ok: bool = False
+    # The status that made the account fail, when apply read it (email verification).
+    status: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -132,7 +161,7 @@ def apply_shard(
             on_progress(len(action.members))
     if accepts:
         _run_accepts(
-            port.key,
+            port,
             accepts,
             application,
             acceptor=acceptor,
@@ -188,7 +217,7 @@ def _run_batch(
             progress.done.append(f"already {_past(step)}")
             already += 1
         else:
-            progress.failure = f"{step.operation}: {reason}"
+            progress.failure = f"{step.operation}: {with_fix(step, reason)}"
             continue
         _set_expectation(progress, step, settings)
     failed = sum(1 for account_id in account_ids if application.progress(account_id).failed)
@@ -215,7 +244,7 @@ def _set_expectation(progress: AccountProgress, step: Step, settings: ServiceSet
 
 
 def _run_accepts(
-    key: ShardKey,
+    port: MemberPort,
     accepts: Sequence[Action],
     application: ShardApplication,
     *,
@@ -223,12 +252,16 @@ def _run_accepts(
     administrator_account_id: str,
     max_concurrency: int,
 ) -> None:
+    key = port.key
     account_ids = [
         member.account_id
         for action in accepts
         for member in action.members
         if not application.progress(member.account_id).failed
     ]
+    # Only GuardDuty verifies the invitee's email before it sends the invitation.
+    if acceptor is not None and account_ids and key.service is Service.GUARDDUTY:
+        account_ids = _invitations_sent(port, account_ids, application)
 
     def accept_one(account_id: str) -> tuple[str, str | None, str | None]:
         if acceptor is None:
@@ -256,6 +289,36 @@ def _run_accepts(
         accounts=len(account_ids),
         failed=sum(1 for _, _, failure in outcomes if failure is not None),
     )
+
+
+def _invitations_sent(
+    port: MemberPort, account_ids: Sequence[str], application: ShardApplication
+) -> list[str]:
+    """The accounts whose invitation exists, to accept; the others fail with their status.
+
+    Right after InviteMembers a GuardDuty member is still in email verification, and its
+    invitation does not exist yet: accepting then would fail as "no pending invitation", and an
+    email that failed verification would only be named by the next run.
+    """
+    found, calls, _ = settle(port, account_ids)
+    application.calls += calls
+    ready: list[str] = []
+    for account_id in account_ids:
+        member = found.get(account_id)
+        progress = application.progress(account_id)
+        if member is None:
+            ready.append(account_id)  # unread (the error was retried): the accept decides
+        elif member.status is MemberStatus.EMAIL_VERIFICATION_FAILED:
+            progress.failure, progress.status = VERIFICATION_FAILED, member.raw_status
+        elif member.status is MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS:
+            progress.failure, progress.status = (
+                "status EmailVerificationInProgress after waiting for it: the invitation is not "
+                "sent yet, so it cannot be accepted; the next run accepts it",
+                member.raw_status,
+            )
+        else:
+            ready.append(account_id)
+    return ready
 
 
 def _past(step: Step) -> str:

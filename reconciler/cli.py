@@ -493,9 +493,9 @@ class _Run:
             )
             source = manifest.members_from
             if source is not None:
-                from reconciler.aws.organizations import organization_members
+                from reconciler.aws.organizations import organization_accounts, with_skipped
 
-                accounts = organization_members(
+                listing = organization_accounts(
                     factory,
                     partition=desired.partition,
                     ous=source.ous,
@@ -503,10 +503,14 @@ class _Run:
                     role_arn=source.role_arn,
                     sts_region=home_region,
                 )
-                log.info("organization.listed", accounts=len(accounts))
+                accounts = listing.members
+                log.info(
+                    "organization.listed", accounts=len(accounts), skipped=len(listing.skipped)
+                )
                 desired = expand(
                     manifest, services=services, regions=regions, organization_accounts=accounts
                 )
+                desired = with_skipped(desired, listing.skipped, exclude=source.exclude)
             accept = {
                 service: settings.accept
                 for service, settings in desired.services.items()

@@ -48,6 +48,8 @@ class DriftKind(StrEnum):
     DISABLED = "disabled"
     UNEXPECTED_STATUS = "unexpected-status"
     PRUNE_BLOCKED = "prune-blocked"
+    MEMBER_CANNOT_ACCEPT = "member-cannot-accept"
+    SKIPPED = "skipped"
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,6 +91,11 @@ class ShardDiff:
     prune_delete_only: tuple[str, ...] = ()
     items: tuple[DriftItem, ...] = ()
 
+    @property
+    def invitees(self) -> tuple[str, ...]:
+        """The accounts an invitation-mode plan invites in this shard, sorted."""
+        return tuple(sorted({*self.missing, *self.recreate, *self.not_invited, *self.reinvite}))
+
 
 # Statuses that count as "a member as the mode intends it". An invitation is the
 # administrator's half of the job: accepting is the member's (or the opt-in accept step's).
@@ -125,8 +132,13 @@ def diff_shard(
     *,
     administrator_account_id: str,
     prune: PruneSettings | None = None,
+    skipped: Mapping[str, str] | None = None,
 ) -> ShardDiff:
-    """The differences of one ready shard; a blocked shard has none (nothing was observed)."""
+    """The differences of one ready shard; a blocked shard has none (nothing was observed).
+
+    ``skipped``: accounts the organization selected that are not ACTIVE there (account → its
+    state); each is reported, neither enrolled nor, if AWS still lists it, pruned.
+    """
     key = observation.key
     if not observation.ready:
         return ShardDiff(key)
@@ -137,6 +149,8 @@ def diff_shard(
         desired, observed, administrator_account_id=administrator_account_id
     )
     found = _Findings(key)
+    if skipped:
+        unmanaged = _report_skipped(found, unmanaged, observation, desired, skipped)
     for account in missing:
         found.add(account, DriftKind.MISSING, "not a member yet", blocking=False)
     _classify_unmanaged(found, unmanaged, observation, settings, prune)
@@ -152,6 +166,9 @@ def diff_shard(
             accepted=accepted,
             email_differs=account in mismatched_set,
         )
+
+    if observation.cannot_accept:
+        missing = _hold_back(found, missing, observation.cannot_accept)
 
     return ShardDiff(
         key,
@@ -234,6 +251,59 @@ def _emails_differ(wanted: str | None, seen: str | None) -> bool:
         return False
     folded = _fold(wanted)
     return bool(folded) and folded != _fold(seen)
+
+
+def _report_skipped(
+    found: _Findings,
+    unmanaged: list[str],
+    observation: ShardObservation,
+    desired: Mapping[str, DesiredMember],
+    skipped: Mapping[str, str],
+) -> list[str]:
+    """One item per skipped account; returns the unmanaged accounts that are not skipped."""
+    for account in sorted(skipped.keys() - desired.keys()):
+        state = skipped[account]
+        member = observation.members.get(account)
+        if member is None:
+            detail = f"{state} in AWS Organizations: not enrolled"
+        else:
+            detail = (
+                f"{state} in AWS Organizations, a member in AWS ({member.raw_status}): "
+                "left alone, neither enrolled again nor removed"
+            )
+        found.add(account, DriftKind.SKIPPED, detail, blocking=False)
+    return [account for account in unmanaged if account not in skipped]
+
+
+def _hold_back(found: _Findings, missing: list[str], cannot_accept: Mapping[str, str]) -> list[str]:
+    """Keep accounts whose member side cannot accept out of every step that leads to an
+    invitation (an invitation is an email to a root address: it goes out once the member can
+    accept it); each becomes one blocking item with the fix. Returns the missing accounts left.
+    """
+    held = {
+        account
+        for account in (*missing, *found.not_invited, *found.recreate, *found.reinvite)
+        if account in cannot_accept
+    }
+    if not held:
+        return missing
+    found.not_invited = [a for a in found.not_invited if a not in held]
+    found.recreate = [a for a in found.recreate if a not in held]
+    found.reinvite = [a for a in found.reinvite if a not in held]
+    # Their "will be created / invited" items no longer hold; other findings (an email
+    # mismatch, a blocking status) stay.
+    found.items = [
+        item
+        for item in found.items
+        if item.account_id not in held or item.blocking or item.kind is DriftKind.EMAIL_MISMATCH
+    ]
+    for account in sorted(held):
+        detail = (
+            f"not invited: {cannot_accept[account]}; the invitation goes out on the first run "
+            "after the fix"
+        )
+        found.add(account, DriftKind.MEMBER_CANNOT_ACCEPT, detail, blocking=True)
+    return [account for account in missing if account not in held]
 
 
 def _classify_unmanaged(

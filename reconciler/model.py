@@ -136,6 +136,9 @@ class DesiredState:
     services: Mapping[Service, ServiceSettings]
     shards: Mapping[ShardKey, Mapping[str, DesiredMember]]
     prune: PruneSettings = field(default_factory=PruneSettings)
+    # Accounts ``membersFrom`` selected that are not ACTIVE in AWS Organizations (account →
+    # its state, e.g. SUSPENDED): not enrolled, never pruned, reported as skipped.
+    skipped: Mapping[str, str] = field(default_factory=dict)
 
     def settings_for(self, key: ShardKey) -> ServiceSettings:
         return self.services[key.service]
@@ -166,6 +169,9 @@ class ShardObservation:
     members: Mapping[str, ObservedMember] = field(default_factory=dict)
     # GuardDuty's DescribeOrganizationConfiguration autoEnableOrganizationMembers, when read.
     auto_enable: str | None = None
+    # Accounts about to be invited whose member side cannot accept (read in the member
+    # accounts before inviting, when ``invitation.accept`` is set): account → why, with the fix.
+    cannot_accept: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

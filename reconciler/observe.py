@@ -8,6 +8,11 @@ A shard that cannot be observed (the service is not enabled for the administrato
 region is an opt-in region the account has not enabled, an AWS error survived the retries) is
 recorded as *blocked* with the reason, and the other shards go on: one bad region must not
 hide the state of the rest, as it does in the peer scripts.
+
+With ``invitation.accept`` set, an apply run also reads the member side of every account it is
+about to invite (:func:`observe_member_sides`): an invitation is an email to a root address,
+and it goes out only once the member account can accept it. A dry run does not: it never
+assumes a member role (the member role can write, and a read-only plan job must not hold it).
 """
 
 from __future__ import annotations
@@ -18,9 +23,10 @@ from dataclasses import replace
 
 import structlog
 
+from reconciler.diff import diff_shard
 from reconciler.errors import AwsError, RegionNotEnabledError
-from reconciler.model import ShardKey, ShardObservation
-from reconciler.ports import MemberPort
+from reconciler.model import DesiredState, Mode, ShardKey, ShardObservation
+from reconciler.ports import AcceptPort, MemberPort
 
 log = structlog.get_logger("reconciler.observe")
 
@@ -74,3 +80,58 @@ def observe_all(
             )
         )
     return dict(zip(keys, observed, strict=True))
+
+
+def observe_member_sides(
+    desired: DesiredState,
+    observations: Mapping[ShardKey, ShardObservation],
+    acceptor: AcceptPort,
+    *,
+    max_concurrency: int,
+) -> dict[ShardKey, ShardObservation]:
+    """``observations`` with, per shard that accepts, the invitees that could not accept.
+
+    The invitees are the accounts the plan would invite (the differ decides, as it will for
+    the plan); only they are read, so a converged run makes no call here. Member accounts are
+    read several at a time, each paced by its own limits.
+    """
+    candidates: list[tuple[ShardKey, str]] = []
+    for key in sorted(observations):
+        observation = observations[key]
+        settings = desired.services.get(key.service)
+        if (
+            settings is None
+            or settings.mode is not Mode.INVITATION
+            or settings.accept is None
+            or not observation.ready
+            or key not in desired.shards
+        ):
+            continue
+        difference = diff_shard(
+            desired.shards[key],
+            observation,
+            settings,
+            administrator_account_id=desired.administrator_account_id,
+            prune=desired.prune,
+            skipped=desired.skipped,
+        )
+        candidates.extend((key, account) for account in difference.invitees)
+    if not candidates:
+        return dict(observations)
+    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
+        reasons = list(pool.map(lambda c: acceptor.cannot_accept(*c), candidates))
+    blocked: dict[ShardKey, dict[str, str]] = {}
+    for (key, account), reason in zip(candidates, reasons, strict=True):
+        if reason is not None:
+            blocked.setdefault(key, {})[account] = reason
+    for key, accounts in sorted(blocked.items()):
+        log.warning(
+            "member_side.cannot_accept",
+            service=key.service.value,
+            region=key.region,
+            accounts=len(accounts),
+        )
+    return {
+        key: replace(observation, cannot_accept=blocked[key]) if key in blocked else observation
+        for key, observation in observations.items()
+    }

@@ -22,10 +22,11 @@ from enum import StrEnum
 
 import structlog
 
-from reconciler import planfile
+from reconciler import observe, planfile
 from reconciler.apply import apply_shard
 from reconciler.diff import is_prune_candidate
 from reconciler.errors import PlanRefused
+from reconciler.invitations import refuse_uninvitable
 from reconciler.model import DesiredState, Mode, Service, ShardKey, ShardObservation
 from reconciler.observe import observe_all
 from reconciler.plan import Plan, Refusal, RefusedPlan, build_plan
@@ -94,6 +95,10 @@ def run(
         max_concurrency=max_concurrency,
         wants_auto_enable=lambda observation: needs_auto_enable(desired, observation),
     )
+    if acceptor is not None and not dry_run:
+        observations = observe.observe_member_sides(
+            desired, observations, acceptor, max_concurrency=max_concurrency
+        )
     # The desired state and the observations live until the run ends, and at 50,000 members
     # they are hundreds of thousands of objects: frozen, the cyclic collector stops rescanning
     # them on every collection that planning and applying trigger (0.1-0.2 s of CPU per run
@@ -110,6 +115,7 @@ def run(
             log.warning("plan.refused", rails=[r.rail for r in refusals], dry_run=dry_run)
         if saved is not None and not refusals:
             plan = _saved_plan(desired, observations, plan, saved)
+            refuse_uninvitable(plan)
         log.info(
             "plan.built",
             actions=len(plan.actions),

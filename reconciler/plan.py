@@ -237,6 +237,7 @@ def build_plan(
             settings,
             administrator_account_id=desired.administrator_account_id,
             prune=desired.prune,
+            skipped=desired.skipped,
         )
         drift.extend(difference.items)
         actions.extend(_shard_actions(key, wanted, observation, difference, settings))

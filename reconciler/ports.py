@@ -77,3 +77,10 @@ class AcceptPort(Protocol):
         Raises :class:`~reconciler.errors.AwsError` or :class:`~reconciler.errors.AcceptError`.
         """
         ...
+
+    def cannot_accept(self, key: ShardKey, account_id: str) -> str | None:
+        """Before inviting: why the member side could not accept (with the fix); None if it can.
+
+        Reads only, in the member account; never raises for an AWS error (it is the reason).
+        """
+        ...

@@ -10,7 +10,9 @@ mode accepts (organization mode: Enabled; invitation mode: Invited, EmailVerific
 or Enabled); accepted or restarted: Enabled; deleted: gone; disassociated: Removed or gone. An
 account that does not match is a failure of the run, named with its status;
 EmailVerificationFailed gets its cause spelled out, since it is the first thing users of the
-peer scripts get stuck on."""
+peer scripts get stuck on. A GuardDuty member still in email verification
+(EmailVerificationInProgress) right after its invitation is read again until the verification
+settles (``reconciler.invitations``), so a failed one is named by the run that invited it."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import structlog
 
 from reconciler.apply import AccountProgress, ShardApplication
 from reconciler.errors import AwsError
+from reconciler.invitations import VERIFICATION_FAILED, settle
 from reconciler.model import MemberStatus, ObservedMember, ShardKey
 from reconciler.plan import BATCH_SIZE, batched
 from reconciler.ports import MemberPort
@@ -52,10 +55,13 @@ def verify_shard(
     results: list[AccountResult] = []
     to_check = sorted(a for a, p in application.accounts.items() if not p.failed)
     for account_id in sorted(a for a, p in application.accounts.items() if p.failed):
-        reason = application.accounts[account_id].failure or "failed"
-        results.append(AccountResult(key, account_id, Outcome.FAILED, reason))
+        progress = application.accounts[account_id]
+        reason = progress.failure or "failed"
+        results.append(AccountResult(key, account_id, Outcome.FAILED, reason, progress.status))
 
     calls = 0
+    by_account: dict[str, ObservedMember] = {}
+    readable: list[str] = []
     for batch in batched(to_check, BATCH_SIZE):
         calls += 1
         try:
@@ -65,11 +71,21 @@ def verify_shard(
                 AccountResult(key, a, Outcome.FAILED, f"could not verify: {exc}") for a in batch
             )
             continue
-        by_account: dict[str, ObservedMember] = {member.account_id: member for member in found}
-        for account_id in batch:
-            results.append(
-                _judge(key, application.accounts[account_id], by_account.get(account_id))
-            )
+        by_account.update((member.account_id, member) for member in found)
+        readable.extend(batch)
+    # Invited this run and still in email verification: its outcome is this run's to report.
+    verifying = [
+        account_id
+        for account_id in readable
+        if account_id in by_account
+        and by_account[account_id].status is MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS
+    ]
+    if verifying:
+        settled, more, _ = settle(port, verifying, known={a: by_account[a] for a in verifying})
+        calls += more
+        by_account.update(settled)
+    for account_id in readable:
+        results.append(_judge(key, application.accounts[account_id], by_account.get(account_id)))
     results.sort(key=lambda result: result.account_id)
     failed = sum(1 for result in results if result.outcome is Outcome.FAILED)
     log.info(
@@ -102,10 +118,7 @@ def _judge(
 
 def _explain(member: ObservedMember, expected: frozenset[MemberStatus] | None) -> str:
     if member.status is MemberStatus.EMAIL_VERIFICATION_FAILED:
-        return (
-            "status EmailVerificationFailed: the invitation was not sent because the email is "
-            "not the account's root email; fix the email in the manifest"
-        )
+        return VERIFICATION_FAILED
     if expected is None:
         return f"still a member ({member.raw_status}) after it was removed"
     wanted = " or ".join(sorted(status.value for status in expected))

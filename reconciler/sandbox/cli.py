@@ -123,6 +123,14 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--calls-log", default=None, help="append every request here (JSONL)")
     parser.add_argument("--save-on-exit", default=None, help="write the final state here")
+    parser.add_argument(
+        "--email-verification-reads",
+        type=_non_negative_int,
+        default=None,
+        help="GuardDuty invitations stay EmailVerificationInProgress for this many reads of the "
+        "member (ListMembers, GetMembers) before Invited or EmailVerificationFailed (default: "
+        "the state file's emailVerificationReads, else 0: at once)",
+    )
     return parser
 
 
@@ -144,6 +152,8 @@ def main(argv: list[str] | None = None) -> int:
     except SandboxStateError as exc:
         print(f"reconcile-sandbox: {exc}", file=sys.stderr)
         return 2
+    if args.email_verification_reads is not None:
+        state.email_verification_reads = args.email_verification_reads
     options = SandboxOptions(
         latency_ms=args.latency_ms,
         rate=args.rate,

@@ -131,20 +131,24 @@ class MemberApi:
         keep = self.only_associated(params)
         after = self.token(params.get("NextToken"))
         page, more = shard.members.page(after, params.get("MaxResults", 50), keep)
-        return {
+        answer = {
             "Members": [self.render_member(ctx, m) for m in page],
             "NextToken": encode_token(page[-1].account_id) if more else None,
         }
+        membership.note_reads(ctx.state, self.flavor, ctx.account, ctx.region, page, ctx.now)
+        return answer
 
     def get_members(self, ctx: CallContext, params: Params) -> Params:
         self.check(ctx, params)
         found, unprocessed = membership.get_members(
             ctx.state, self.flavor, ctx.account, ctx.region, params["AccountIds"]
         )
-        return {
+        answer = {
             "Members": [self.render_member(ctx, m) for m in found],
             "UnprocessedAccounts": self._unprocessed(unprocessed),
         }
+        membership.note_reads(ctx.state, self.flavor, ctx.account, ctx.region, found, ctx.now)
+        return answer
 
     def disassociate_members(self, ctx: CallContext, params: Params) -> Params:
         self.check(ctx, params)

@@ -256,34 +256,86 @@ def invite_members(
         if member.status in ("Invited", "EmailVerificationInProgress", *ASSOCIATED):
             unprocessed.append((account_id, flavor.already_invited))
             continue
-        if flavor.verify_email:
-            root = state.root_email(account_id)
-            verified = (
-                member.email is not None
-                and root is not None
-                and member.email.casefold() == root.casefold()
+        if flavor.verify_email and state.email_verification_reads:
+            # AWS checks the email first, and says so: the outcome shows a few reads later.
+            table.put(
+                replace_member(
+                    member,
+                    status="EmailVerificationInProgress",
+                    updated_at=now,
+                    verification_reads=state.email_verification_reads,
+                )
             )
-            if not verified:
-                # AWS sends no invitation then; the fix is delete, re-create, re-invite.
-                table.put(replace_member(member, status="EmailVerificationFailed", updated_at=now))
-                continue
-        table.put(
-            replace_member(
-                member,
-                status="Invited",
-                invited_at=now,
-                updated_at=now,
-                invitations_sent=member.invitations_sent + 1,
-            )
-        )
-        state.events[("invite", flavor.service, region, admin, account_id)] += 1
-        state.add_invitation(
-            flavor.service,
-            region,
-            account_id,
-            Invitation(admin, invitation_id(flavor.service, region, admin, account_id, now), now),
-        )
+            continue
+        _verify_and_send(state, flavor, table, admin, region, member, now)
     return unprocessed
+
+
+def _verify_and_send(
+    state: SandboxState,
+    flavor: Flavor,
+    table: MemberTable,
+    admin: str,
+    region: str,
+    member: Member,
+    now: datetime,
+) -> None:
+    """The end of InviteMembers: GuardDuty's email check, then the invitation itself."""
+    account_id = member.account_id
+    if flavor.verify_email:
+        root = state.root_email(account_id)
+        verified = (
+            member.email is not None
+            and root is not None
+            and member.email.casefold() == root.casefold()
+        )
+        if not verified:
+            # AWS sends no invitation then; the fix is delete, re-create, re-invite.
+            table.put(
+                replace_member(
+                    member, status="EmailVerificationFailed", updated_at=now, verification_reads=0
+                )
+            )
+            return
+    table.put(
+        replace_member(
+            member,
+            status="Invited",
+            invited_at=now,
+            updated_at=now,
+            invitations_sent=member.invitations_sent + 1,
+            verification_reads=0,
+        )
+    )
+    state.events[("invite", flavor.service, region, admin, account_id)] += 1
+    state.add_invitation(
+        flavor.service,
+        region,
+        account_id,
+        Invitation(admin, invitation_id(flavor.service, region, admin, account_id, now), now),
+    )
+
+
+def note_reads(
+    state: SandboxState,
+    flavor: Flavor,
+    admin: str,
+    region: str,
+    members: Sequence[Member],
+    now: datetime,
+) -> None:
+    """The administrator read these records: verifications in progress come closer to their
+    outcome, and settle (Invited, or EmailVerificationFailed) after their last read."""
+    table = _table(state, flavor, admin, region)
+    for read in members:
+        member = table.get(read.account_id)
+        if member is None or not member.verification_reads:
+            continue
+        left = member.verification_reads - 1
+        if left:
+            table.put(replace_member(member, verification_reads=left))
+        else:
+            _verify_and_send(state, flavor, table, admin, region, member, now)
 
 
 def get_members(

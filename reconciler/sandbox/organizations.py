@@ -3,7 +3,9 @@
 Served from the state's ``organization``. Only the management account and the accounts
 listed in ``organizationsDelegatedAdministrators`` may list; any account of the organization
 may DescribeOrganization (as in AWS); accounts outside it get
-``AWSOrganizationsNotInUseException``.
+``AWSOrganizationsNotInUseException``. An account's ``State`` is its ``status`` in the state
+file (ACTIVE, SUSPENDED, PENDING_CLOSURE, CLOSED, PENDING_ACTIVATION); ``Status``, which AWS
+retired on 9 September 2026, is not sent.
 """
 
 from __future__ import annotations
@@ -82,7 +84,7 @@ def _account(ctx: CallContext, org: Organization, account: OrgAccount) -> Params
         "Arn": _arn(ctx, org, "account", account.account_id),
         "Email": account.email,
         "Name": account.name,
-        "Status": account.status,
+        # AWS retired the account's Status on 9 September 2026: State alone says it now.
         "State": account.status,
         "JoinedMethod": "CREATED" if account.account_id == org.management_account else "INVITED",
         "JoinedTimestamp": ctx.state.loaded_at,

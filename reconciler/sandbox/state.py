@@ -52,7 +52,9 @@ MEMBER_STATUSES = (
     "RegionDisabled",
 )
 MEMBER_TYPES = ("organization", "invitation")
-ORG_ACCOUNT_STATUSES = ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE")
+# Organizations' account State (botocore's AccountState); its older Status had no CLOSED or
+# PENDING_ACTIVATION.
+ORG_ACCOUNT_STATUSES = ("PENDING_ACTIVATION", "ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED")
 # A member in one of these statuses is associated: the member side has an administrator.
 ASSOCIATED = frozenset({"Enabled", "Disabled"})
 
@@ -116,6 +118,9 @@ class Member:
     # Invitations that reached the member's root email (transitions to Invited): a client
     # that invites twice shows here, even across a save and a load.
     invitations_sent: int = 0
+    # EmailVerificationInProgress after an InviteMembers: how many more reads of the record
+    # (ListMembers, GetMembers) see it in progress before it settles (0: not verifying).
+    verification_reads: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -338,6 +343,9 @@ class SandboxState:
         self.default_account = default_account
         self.organization = organization
         self.quotas = quotas or Quotas()
+        # GuardDuty invitations stay EmailVerificationInProgress for this many reads of the
+        # member record before they settle (0: they settle at once).
+        self.email_verification_reads = 0
         self.loaded_at = _now()
         self._accounts: dict[str, AccountState] = {}
         # (service, region, member) -> administrator it is associated with.
@@ -716,7 +724,16 @@ def _member(raw: Any, path: str, service: str) -> Member:
     entry = _mapping(
         raw,
         path,
-        ("accountId", "email", "status", "type", "invitedAt", "updatedAt", "invitationsSent"),
+        (
+            "accountId",
+            "email",
+            "status",
+            "type",
+            "invitedAt",
+            "updatedAt",
+            "invitationsSent",
+            "verificationReadsLeft",
+        ),
         ("accountId", "status"),
     )
     account_id = _account_id(entry["accountId"], f"{path}.accountId")
@@ -735,7 +752,14 @@ def _member(raw: Any, path: str, service: str) -> Member:
     sent = 0
     if "invitationsSent" in entry:
         sent = _positive_int(entry["invitationsSent"], f"{path}.invitationsSent")
-    return Member(account_id, email, status, member_type, invited_at, updated_at, sent)
+    reads = 0
+    if "verificationReadsLeft" in entry:
+        reads = _positive_int(entry["verificationReadsLeft"], f"{path}.verificationReadsLeft")
+        if reads and status != "EmailVerificationInProgress":
+            raise _FieldError(
+                f"{path}.verificationReadsLeft", "only for status EmailVerificationInProgress"
+            )
+    return Member(account_id, email, status, member_type, invited_at, updated_at, sent, reads)
 
 
 def _gd_entry(raw: Any, path: str, allow_members: bool) -> dict[str, Any]:
@@ -890,7 +914,17 @@ def _declare_account(
 
 def _build(data: Any) -> SandboxState:
     top = _mapping(
-        data, "", ("version", "defaultAccount", "quotas", "organization", "accounts"), ("version",)
+        data,
+        "",
+        (
+            "version",
+            "defaultAccount",
+            "quotas",
+            "emailVerificationReads",
+            "organization",
+            "accounts",
+        ),
+        ("version",),
     )
     if top["version"] != 1:
         raise _FieldError("version", f"{top['version']!r} is not a supported version (1)")
@@ -921,6 +955,10 @@ def _build(data: Any) -> SandboxState:
     if top.get("organization") is not None:
         organization = _organization(top["organization"], "organization")
     state = SandboxState(default_account, organization=organization, quotas=quotas)
+    if top.get("emailVerificationReads") is not None:
+        state.email_verification_reads = _positive_int(
+            top["emailVerificationReads"], "emailVerificationReads"
+        )
     if organization is not None:
         _complete_organization(state, organization, top.get("accounts") or {})
     accounts = _mapping(top.get("accounts") or {}, "accounts", _string_keys(top.get("accounts")))
@@ -1017,6 +1055,8 @@ def _member_dict(member: Member) -> dict[str, Any]:
     out["updatedAt"] = iso8601(member.updated_at)
     if member.invitations_sent:
         out["invitationsSent"] = member.invitations_sent
+    if member.verification_reads:
+        out["verificationReadsLeft"] = member.verification_reads
     return out
 
 
@@ -1050,6 +1090,8 @@ def _dump(state: SandboxState) -> dict[str, Any]:
             "securityhubInvitationMembers": state.quotas.securityhub_invitation_members,
             "securityhubOrganizationMembers": state.quotas.securityhub_organization_members,
         }
+    if state.email_verification_reads:
+        out["emailVerificationReads"] = state.email_verification_reads
     org = state.organization
     if org is not None:
         org_out: dict[str, Any] = {

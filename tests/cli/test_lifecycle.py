@@ -147,16 +147,18 @@ def test_accept_needs_a_member_detector_unless_told_to_create_one(
     path = bed.write_manifest(invitation_manifest([EXTERNAL]))
     failed = bed.run("--manifest", path, "--output", "json", "--service", "guardduty")
     assert failed.code == 1
-    [result] = failed.json()["results"]
-    assert result["outcome"] == "failed"
-    assert "no GuardDuty detector" in result["reason"]
+    # The member side cannot accept: it is not invited (issue 13, point 12), but reported.
+    [item] = failed.json()["drift"]
+    assert (item["kind"], item["blocking"]) == ("member-cannot-accept", True)
+    assert "no GuardDuty detector" in item["detail"]
     assert failed.count("CreateDetector") == 0
+    assert failed.count("InviteMembers") == 0
 
     path = bed.write_manifest(invitation_manifest([EXTERNAL], create_detector=True))
     fixed = bed.run("--manifest", path, "--output", "json", "--service", "guardduty")
     assert fixed.code == 0, fixed.stdout
     assert fixed.count("CreateDetector") == 1
-    assert fixed.count("InviteMembers") == 0  # invited by the first run, never twice
+    assert fixed.count("InviteMembers") == 1  # the first invitation, once the member can accept
     assert statuses(bed, "guardduty") == {EXTERNAL: "Enabled"}
 
 

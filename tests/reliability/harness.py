@@ -42,22 +42,62 @@ def external_account(n: int) -> str:
     return f"{500000000000 + n:012d}"
 
 
-def onboarding_world(count: int) -> tuple[dict[str, Any], list[str]]:
+# With member_side_writes, of the outside accounts every third has no GuardDuty detector in
+# the second region (accepting creates it: ``createMemberDetector``), and every third from the
+# second has no Security Hub in the first (accepting enables it): so every member-side write is
+# made, and can be lost.
+NO_DETECTOR_IN = REGIONS[1]
+NO_HUB_IN = REGIONS[0]
+# GuardDuty invitations read EmailVerificationInProgress once before they settle, as AWS's
+# first answers do: accepting and verifying wait for the outcome.
+EMAIL_VERIFICATION_READS = 1
+
+
+def without_detector(index: int) -> bool:
+    return index % 3 == 1
+
+
+def without_hub(index: int) -> bool:
+    return index % 3 == 2
+
+
+def onboarding_world(
+    count: int, *, member_side_writes: bool = False
+) -> tuple[dict[str, Any], list[str]]:
     """The administrator ready in both regions; ``count`` outside accounts, each with its own
-    GuardDuty detector and Security Hub in every region (what accepting needs)."""
+    GuardDuty detector and Security Hub in every region (what accepting needs).
+
+    With ``member_side_writes`` (the crash and fault suites), :func:`without_detector` and
+    :func:`without_hub` members lack one, which accepting then creates or enables, and GuardDuty
+    invitations pass through EmailVerificationInProgress.
+    """
     members = [external_account(i) for i in range(count)]
-    return world(org_accounts=2, regions=REGIONS, external=members), members
+    state = world(org_accounts=2, regions=REGIONS, external=members)
+    if not member_side_writes:
+        return state, members
+    state["emailVerificationReads"] = EMAIL_VERIFICATION_READS
+    for index, account in enumerate(members):
+        # A copy: world() shares one "everywhere" mapping between its accounts.
+        regions = dict(state["accounts"][account]["regions"])
+        # A named region's entry for a service replaces the "*" one for that service only.
+        if without_detector(index):
+            regions[NO_DETECTOR_IN] = {"guardduty": {}}
+        if without_hub(index):
+            regions[NO_HUB_IN] = {"securityhub": {"enabled": False}}
+        state["accounts"][account]["regions"] = regions
+    return state, members
 
 
 def onboarding_manifest(members: Sequence[str], *, accept: bool = True) -> dict[str, Any]:
-    """Invitation mode for both services in both regions, accepting in the member accounts."""
+    """Invitation mode for both services in both regions, accepting in the member accounts
+    (creating a GuardDuty detector where there is none)."""
     data = manifest(
         members, regions=list(REGIONS), guardduty="invitation", securityhub="invitation"
     )
     guardduty: dict[str, Any] = {"disableEmailNotification": True}
     securityhub: dict[str, Any] = {}
     if accept:
-        guardduty["accept"] = {"roleName": ACCEPT_ROLE}
+        guardduty["accept"] = {"roleName": ACCEPT_ROLE, "createMemberDetector": True}
         securityhub["accept"] = {"roleName": ACCEPT_ROLE}
     data["services"]["guardduty"]["invitation"] = guardduty
     data["services"]["securityhub"]["invitation"] = securityhub
@@ -285,7 +325,8 @@ def honesty_problems(result: Completed, sandbox: Sandbox, members: Sequence[str]
 
     Exit 0 only when every desired member is onboarded in the sandbox; exit 1 naming, in the
     JSON ``results``, every account it did not converge with the reason (an account of a shard
-    reported blocked, with its reason, counts as named: the run never got to it); never a
+    reported blocked, or in a blocking drift item, with its reason, counts as named: the run
+    did not touch it); never a
     ``converged`` result for an account that is not; never another exit code.
     """
     problems: list[str] = []
@@ -315,8 +356,19 @@ def honesty_problems(result: Completed, sandbox: Sandbox, members: Sequence[str]
             for s in document["shards"]
             if s["status"] == "blocked"
         }
+        # Blocking drift names an account the run would not touch (a member side that cannot
+        # accept an invitation is not invited).
+        held = {
+            (d["service"], d["region"], d["account_id"]): d["detail"]
+            for d in document.get("drift", [])
+            if d["blocking"]
+        }
         for service, region, account in sorted(left):
-            reason = failed.get((service, region, account)) or blocked.get((service, region))
+            reason = (
+                failed.get((service, region, account))
+                or held.get((service, region, account))
+                or blocked.get((service, region))
+            )
             if not reason:
                 problems.append(f"{service}/{region} {account} is not converged and not named")
         if not failed and not blocked and not document["summary"].get("blocking_drift"):

@@ -1,10 +1,12 @@
 """Crash anywhere, converge on the next run (issue 7, item 1).
 
 The scenario: onboarding 120 accounts outside the organization by invitation, GuardDuty and
-Security Hub, two regions, accepting each invitation in the member account (an assumed role).
-An uninterrupted run makes K mutating GuardDuty / Security Hub calls (creates, invites, hub
-enables, accepts); for a k in 1..K the reconciler, a real process, is SIGKILLed right after its
-k-th mutating call took effect, and then run again to completion.
+Security Hub, two regions, accepting each invitation in the member account (an assumed role;
+``createMemberDetector: true``, and a third of the members have no detector in one region, a
+third no hub in the other). An uninterrupted run makes K mutating GuardDuty / Security Hub calls
+(creates, invites, and in the member accounts detector creations, hub enables, accepts); for a
+k in 1..K the reconciler, a real process, is SIGKILLed right after its k-th mutating call took
+effect, and then run again to completion.
 
 The kill point is deterministic: the sandbox's :meth:`~reconciler.sandbox.Sandbox.hold_after`
 counts mutating requests as they are applied and, once the k-th has been, holds every further
@@ -26,7 +28,9 @@ uninterrupted run (fewer would mean a call took effect that neither made), and n
 three processes (debug logs, JSON lines) holds a credential or a full email.
 
 CI runs a sample of k (the first and last call, the last create, the last invite, the first
-accept, one in the middle of the accepts); ``-m heavy`` runs every k from 1 to K.
+call of the member-side phase, the first of each member-side operation: CreateDetector,
+EnableSecurityHub, AcceptAdministratorInvitation; then evenly spread ones up to the sample's
+size); ``-m heavy`` runs every k from 1 to K.
 """
 
 from __future__ import annotations
@@ -59,6 +63,7 @@ from tests.reliability.harness import (
     onboarding_world,
     run,
     spawn,
+    without_detector,
     write_yaml,
 )
 
@@ -66,14 +71,15 @@ MEMBERS = 120
 # Two pairs at a time: each reconcile process is CPU-bound on one core.
 WORKERS = 2
 # Each pair costs about one full run plus a dry run (~25 s of CPU): CI takes the phase edges
-# (first and last create, invite and accept) and one in the middle of the accepts.
-CI_SAMPLE = 6
+# and the first call of each member-side operation (see Reference.edges), up to 8 in all.
+CI_SAMPLE = 8
 ARGS = ("--output", "json", "--log-format", "json", "--log-level", "debug", "--no-progress")
 PHASES = {
     "create": ("CreateMembers",),
     "invite": ("InviteMembers",),
-    "accept": ("EnableSecurityHub", "AcceptAdministratorInvitation"),
+    "accept": ("CreateDetector", "EnableSecurityHub", "AcceptAdministratorInvitation"),
 }
+MEMBER_SIDE_OPERATIONS = PHASES["accept"]
 
 
 @dataclass(frozen=True)
@@ -89,11 +95,16 @@ class Reference:
 
     def edges(self) -> list[int]:
         """1-based k at the phase edges: the first call, the last create, the last invite, the
-        first accept (hub enables and acceptances in the member accounts), the last call."""
+        first call in the member accounts, the first of each member-side operation (detector
+        creations, hub enables, acceptances), the last call."""
         ks = {1, self.total}
         for phase in ("create", "invite"):
             ks.add(max(i for i, op in enumerate(self.operations, 1) if _phase(op) == phase))
         ks.add(min(i for i, op in enumerate(self.operations, 1) if _phase(op) == "accept"))
+        for operation in MEMBER_SIDE_OPERATIONS:
+            ks.add(
+                min(i for i, op in enumerate(self.operations, 1) if op.endswith(f".{operation}"))
+            )
         return sorted(ks)
 
 
@@ -112,7 +123,7 @@ class Pair:
 
 
 def scenario(directory: Path) -> tuple[dict[str, Any], list[str], Path]:
-    state, members = onboarding_world(MEMBERS)
+    state, members = onboarding_world(MEMBERS, member_side_writes=True)
     directory.mkdir(parents=True, exist_ok=True)
     path = write_yaml(directory / "manifest.yaml", onboarding_manifest(members))
     return state, members, path
@@ -138,8 +149,12 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
     finally:
         sandbox.stop()
     # 4 shards x (3 CreateMembers + 3 InviteMembers), per member and region Security Hub's
-    # EnableSecurityHub (already enabled: a 409), and per member and shard one accept.
-    assert len(operations) == 4 * 6 + 2 * MEMBERS + 4 * MEMBERS
+    # EnableSecurityHub (a 409 where it is enabled already), per member without a detector one
+    # CreateDetector, and per member and shard one accept.
+    detectors = sum(1 for i in range(MEMBERS) if without_detector(i))
+    assert detectors > 0
+    assert len(operations) == 4 * 6 + 2 * MEMBERS + detectors + 4 * MEMBERS
+    assert operations.count("guardduty.CreateDetector") == detectors
     return Reference(operations, result.seconds)
 
 
@@ -281,6 +296,9 @@ def sample(reference: Reference, size: int) -> list[int]:
 def test_crash_at_sampled_k_converges_on_the_next_run(reference: Reference, tmp_path: Path) -> None:
     ks = sample(reference, CI_SAMPLE)
     assert {1, reference.total} <= set(ks)
+    # Every member-side operation is a kill point of the sample.
+    killed_after = {reference.operations[k - 1].split(".", 1)[1] for k in ks}
+    assert set(MEMBER_SIDE_OPERATIONS) <= killed_after
     pairs, seconds = crash_everywhere(ks, reference.total, tmp_path)
     check(pairs, reference, f"sample {ks}", seconds)
 

@@ -1,7 +1,9 @@
 """Fault storms (issue 7, item 2): 500s, throttling, late answers, cut connections.
 
 Each scenario onboards accounts by invitation (both services, two regions, accepting in the
-member accounts) against a sandbox that misbehaves, running ``reconcile`` (a real process) again
+member accounts, where accepting also creates GuardDuty detectors and enables Security Hub, and
+GuardDuty's invitations pass through EmailVerificationInProgress) against a sandbox that
+misbehaves, running ``reconcile`` (a real process) again
 and again, as the hourly job would, until a run exits 0. Every run must be honest: exit 0 only
 when the sandbox holds the desired state; otherwise exit 1 naming, in its JSON ``results``,
 every account it did not converge and why (or the shard it could not even observe); never a
@@ -43,6 +45,7 @@ from tests.reliability.harness import (
 )
 
 MAX_RUNS = 8
+MEMBER_SIDE_WRITES = ("CreateDetector", "EnableSecurityHub", "AcceptAdministratorInvitation")
 ARGS = ("--output", "json", "--log-format", "json", "--log-level", "debug", "--no-progress")
 
 
@@ -94,6 +97,8 @@ class Weather:
     runs: list[Completed] = field(default_factory=list)
     previews: list[Completed] = field(default_factory=list)
     faults: Counter[str] = field(default_factory=Counter)
+    # Mutating requests that reached the sandbox, by operation (faulted ones included).
+    writes: Counter[str] = field(default_factory=Counter)
     problems: list[str] = field(default_factory=list)
 
     def _calls(self, name: str) -> int:
@@ -132,7 +137,7 @@ def _document(result: Completed) -> Any:
 
 
 def weather(storm: Storm, members_count: int, seed: int, directory: Path) -> Weather:
-    state, members = onboarding_world(members_count)
+    state, members = onboarding_world(members_count, member_side_writes=True)
     path = write_yaml(directory / "manifest.yaml", onboarding_manifest(members))
     sandbox = Sandbox(
         SandboxState.from_dict(state), SandboxOptions(seed=seed, **storm.options), port=0
@@ -159,6 +164,7 @@ def weather(storm: Storm, members_count: int, seed: int, directory: Path) -> Wea
             )
             seen.runs.append(result)
             seen.faults.update(c["fault"] for c in result.calls if c["fault"])
+            seen.writes.update(c["operation"] for c in result.calls if c["mutating"])
             seen.problems += [
                 f"run {attempt}: {p}" for p in honesty_problems(result, sandbox, members)
             ]
@@ -195,6 +201,9 @@ def check(storm: Storm, seen: Weather, members_count: int, seed: int) -> None:
         blocked_shards=seen.blocked_shards(),
     )
     assert not seen.problems, "\n".join(seen.problems)
+    # Every member-side write went through the storm.
+    for operation in MEMBER_SIDE_WRITES:
+        assert seen.writes[operation] > 0, f"no {operation} was made"
     if storm.expect:
         assert seen.faults[storm.expect] > 0, f"the storm injected no {storm.expect!r} fault"
         assert seen.retries > 0

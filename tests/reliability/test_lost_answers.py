@@ -17,7 +17,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from reconciler.aws.members import ANSWER_LOST, MemberAccounts
+from reconciler.aws.members import ANSWER_LOST, DETECTOR_ANSWER_LOST, MemberAccounts
 from reconciler.aws.session import ClientFactory
 from reconciler.errors import AwsError
 from reconciler.model import AcceptSettings, Service, ShardKey
@@ -130,4 +130,75 @@ def test_a_failed_accept_stands_when_the_member_is_not_ours(
         STUBS[service](stubber, STRANGER)
         with pytest.raises(AwsError, match="invitationId is not valid"):
             members.accept(ShardKey(service, REGION), MEMBER, ADMIN)
+        stubber.assert_no_pending_responses()
+
+
+# -- a lost CreateDetector (issue 13, point 11) -----------------------------------------------
+
+ALREADY_EXISTS = (
+    "The request is rejected because a detector already exists for the current account."
+)
+
+
+@pytest.fixture
+def creating_acceptor() -> tuple[MemberAccounts, ClientFactory]:
+    """Like ``acceptor``, with ``createMemberDetector: true`` for GuardDuty."""
+    base = ClientFactory(boto3.Session(region_name=REGION), dry_run=False)
+    settings = AcceptSettings("OrganizationAccountAccessRole", create_member_detector=True)
+    members = MemberAccounts(
+        base, partition="aws", accept={Service.GUARDDUTY: settings}, sts_region=REGION
+    )
+    with Stubber(base.client("sts", REGION)) as sts:
+        sts.add_response(
+            "assume_role",
+            {
+                "Credentials": {
+                    "AccessKeyId": "ASIAEXAMPLEEXAMPLE00",
+                    "SecretAccessKey": "x" * 40,
+                    "SessionToken": "token",
+                    "Expiration": "2030-01-01T00:00:00Z",
+                }
+            },
+        )
+        member_factory = members._factory(MEMBER, settings.role_name)
+        sts.assert_no_pending_responses()
+    return members, member_factory
+
+
+def stub_lost_create(stubber: Stubber, *, made: bool) -> None:
+    """No detector; CreateDetector's retry refused ("already exists"); the list again."""
+    stubber.add_response("list_detectors", {"DetectorIds": []})
+    stubber.add_client_error("create_detector", "BadRequestException", ALREADY_EXISTS, 400)
+    stubber.add_response("list_detectors", {"DetectorIds": ["d" * 32] if made else []})
+
+
+def test_a_lost_create_detector_is_confirmed_by_the_member_account(
+    creating_acceptor: tuple[MemberAccounts, ClientFactory],
+) -> None:
+    members, factory = creating_acceptor
+    with Stubber(factory.client("guardduty", REGION)) as stubber:
+        stub_lost_create(stubber, made=True)
+        stubber.add_response(
+            "list_invitations",
+            {"Invitations": [{"AccountId": ADMIN, "InvitationId": "inv1"}]},
+            {},
+        )
+        stubber.add_response(
+            "accept_administrator_invitation",
+            {},
+            {"DetectorId": "d" * 32, "AdministratorId": ADMIN, "InvitationId": "inv1"},
+        )
+        done = members.accept(ShardKey(Service.GUARDDUTY, REGION), MEMBER, ADMIN)
+        stubber.assert_no_pending_responses()
+    assert done == f"{DETECTOR_ANSWER_LOST}, accepted"
+
+
+def test_a_failed_create_detector_stands_when_the_member_has_none(
+    creating_acceptor: tuple[MemberAccounts, ClientFactory],
+) -> None:
+    members, factory = creating_acceptor
+    with Stubber(factory.client("guardduty", REGION)) as stubber:
+        stub_lost_create(stubber, made=False)
+        with pytest.raises(AwsError, match="a detector already exists"):
+            members.accept(ShardKey(Service.GUARDDUTY, REGION), MEMBER, ADMIN)
         stubber.assert_no_pending_responses()

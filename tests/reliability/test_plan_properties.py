@@ -11,7 +11,10 @@ member status AWS has, emails equal, different or absent, GuardDuty auto-enable)
 - applying the plan to a small pure model of AWS (below) and planning again gives a plan with
   no action: what the first plan leaves undone is drift it reports and cannot fix (blocking, or
   reported only), and that drift is the same before and after;
-- a plan refused as a whole (prune past ``maxDeletions``) is refused only for that reason.
+- a plan refused as a whole (prune past ``maxDeletions``) is refused only for that reason;
+- an account whose member side cannot accept (``ShardObservation.cannot_accept``) is never
+  deleted for repair, created, invited or accepted, and an organization account that is not
+  ACTIVE (``DesiredState.skipped``) is never removed (issue 13, points 12 and 15).
 
 The model of AWS, per shard: CreateMembers makes a missing account ``Enabled`` in organization
 mode and ``Created`` (with the manifest's email) in invitation mode, and leaves an existing
@@ -32,7 +35,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from reconciler.diff import DriftItem
+from reconciler.diff import PENDING_ACCEPTANCE, DriftItem
 from reconciler.errors import PlanRefused
 from reconciler.model import (
     AcceptSettings,
@@ -70,6 +73,8 @@ ENABLED_BY = {
     Step.START_MONITORING: {MemberStatus.DISABLED},
     Step.ACCEPT: {MemberStatus.INVITED, MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS},
 }
+# The steps that lead to an invitation (or act on one).
+INVITING = {Step.DELETE_FOR_REPAIR, Step.CREATE, Step.INVITE, Step.ACCEPT}
 INVITED_OR_MEMBER = {
     MemberStatus.INVITED,
     MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS,
@@ -104,6 +109,10 @@ def worlds(draw: st.DrawFn) -> tuple[DesiredState, dict[ShardKey, ShardObservati
     )
     shards: dict[ShardKey, dict[str, DesiredMember]] = {}
     observations: dict[ShardKey, ShardObservation] = {}
+
+    def desired_accept(service: Service) -> bool:
+        return settings_by_service[service].accept is not None
+
     # Sizes are drawn, the accounts themselves picked by a seeded random: hypothesis alone
     # rarely builds sets big enough to split into batches.
     rng = draw(st.randoms(use_true_random=False))
@@ -121,13 +130,18 @@ def worlds(draw: st.DrawFn) -> tuple[DesiredState, dict[ShardKey, ShardObservati
                 shown = rng.choice([email(a), f"other+{a}@example.com", None])
                 members[a] = ObservedMember(a, shown, MemberStatus.parse(raw), raw)
             ready = draw(st.booleans()) or size > 3
+            held = rng.sample(pool, rng.choice([0, 0, 1, 3])) if desired_accept(service) else []
             observations[key] = ShardObservation(
                 key,
                 ready=ready,
                 reason=None if ready else "blocked",
                 members=members if ready else {},
                 auto_enable=draw(st.sampled_from([None, "ALL", "NEW", "NONE"])),
+                cannot_accept={a: "cannot accept" for a in held} if ready else {},
             )
+    listed = {a for members in shards.values() for a in members}
+    unlisted = [a for a in pool if a not in listed]
+    skipped = {a: "SUSPENDED" for a in rng.sample(unlisted, min(len(unlisted), rng.choice([0, 2])))}
     desired = DesiredState(
         source="property.yaml",
         administrator_account_id=ADMIN,
@@ -137,6 +151,7 @@ def worlds(draw: st.DrawFn) -> tuple[DesiredState, dict[ShardKey, ShardObservati
         services=settings_by_service,
         shards=shards,
         prune=prune,
+        skipped=skipped,
     )
     return desired, observations
 
@@ -206,6 +221,19 @@ def shape_problems(plan: Plan, observations: Mapping[ShardKey, ShardObservation]
             if again:
                 problems.append(f"{action.key}: invites {again}, already invited or members")
     problems += [f"{k} {s}: {a} in two actions" for (k, s, a), n in per_step.items() if n > 1]
+    for action in plan.actions:
+        observation = observations[action.key]
+        held = [a for a in action.account_ids if a in observation.cannot_accept]
+        if action.step is Step.ACCEPT:
+            # Already invited (by an earlier run, or by hand): accepting it is no new email.
+            held = [
+                a
+                for a in held
+                if a not in observation.members
+                or observation.members[a].status not in PENDING_ACCEPTANCE
+            ]
+        if action.step in INVITING and held:
+            problems.append(f"{action.key} {action.step}: {held} cannot accept")
     return problems
 
 
@@ -230,6 +258,8 @@ def check_plan(
         plan = build_plan(desired, observations, allow_mass_prune=True)
         assert len(plan.accounts_removed()) > desired.prune.max_deletions
     assert shape_problems(plan, observations) == []
+    removed = plan.accounts_removed()
+    assert not removed & desired.skipped.keys(), "a skipped organization account was removed"
 
     after = apply(plan, desired, observations)
     again = build_plan(desired, after, allow_mass_prune=True)

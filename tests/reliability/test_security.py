@@ -95,7 +95,12 @@ def test_no_credential_or_email_in_any_output_with_assumed_roles(
     }
     assert applied.code == 1
     assert honesty_problems(applied, sandbox, members) == []
-    reasons = [r["reason"] for r in applied.json()["results"] if r["account_id"] == refused]
+    document = applied.json()
+    # Its member side cannot accept, so it is not invited: named as blocking drift.
+    reasons = [r["reason"] for r in document["results"] if r["account_id"] == refused]
+    reasons += [
+        d["detail"] for d in document["drift"] if d["account_id"] == refused and d["blocking"]
+    ]
     assert reasons
     assert all("AccessDenied" in reason for reason in reasons), reasons
     for preview in (dry_text, dry_markdown):

@@ -135,7 +135,8 @@ def test_organization_listings(client: ClientFactory) -> None:
     assert len({a["Id"] for a in accounts}) == 8
     first = next(a for a in accounts if a["Id"] == "222222222222")
     assert first["Email"] == "aws+222@example.com"
-    assert first["Status"] == "ACTIVE"
+    assert first["State"] == "ACTIVE"
+    assert "Status" not in first  # retired by AWS on 9 September 2026
     assert isinstance(first["JoinedTimestamp"], datetime)
 
     units = org.list_organizational_units_for_parent(ParentId="r-ab12")["OrganizationalUnits"]
