@@ -268,3 +268,18 @@ def test_each_service_settings_are_built_for_that_service(
     assert securityhub.invitation.disable_email_notification is False
     assert securityhub.accept is not None
     assert securityhub.accept.create_member_detector is False
+
+
+def test_the_manifest_keeps_the_administrator_role_and_a_digest_of_its_bytes(
+    write: WriteManifest, catalog: RegionCatalog
+) -> None:
+    arn = "arn:aws:iam::111111111111:role/Reconciler"
+    text = edit(ADMIN_ROLE, ADMIN_ROLE + f"  roleArn: {arn}\n")
+    manifest = load_manifest(write(text), catalog=catalog)
+    assert manifest.administrator_role_arn == arn
+    # The same bytes under the same name elsewhere have the same digest; other bytes another.
+    elsewhere = load_manifest(write(text, "copy/manifest.yaml"), catalog=catalog)
+    other = load_manifest(write(text + "# a comment\n"), catalog=catalog)
+    assert len(manifest.digest) == 64
+    assert elsewhere.digest == manifest.digest
+    assert other.digest != manifest.digest

@@ -396,3 +396,13 @@ def test_a_change_of_readiness_and_auto_enable_is_named_readiness_first() -> Non
     assert planfile.stale_changes(back, {GD_EAST: observed(GD_EAST)}) == [
         "guardduty us-east-1 create: organization auto-enable NEW → (none)"
     ]
+
+
+def test_an_action_without_its_fingerprint_is_never_taken_as_unchanged() -> None:
+    saved = _saved(1)
+    unfingerprinted = dataclasses.replace(saved, action_fingerprints=())
+    observations = {GD_EAST: observed(GD_EAST)}
+    with pytest.raises(ValueError, match="zip"):
+        planfile.stale_actions(unfingerprinted, observations)
+    with pytest.raises(ValueError, match="zip"):
+        planfile.stale_changes(unfingerprinted, observations)
