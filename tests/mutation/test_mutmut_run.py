@@ -5,7 +5,7 @@ Aspects under test:
   ``[tool.mutmut]`` config, leaves every one of the four modules at 90 % or more, with exactly
   the survivors SURVIVORS.md explains (``python -m tests.mutation.score`` exits 0).
 
-It takes about 30 minutes on one core and needs the optional ``mutation`` extra (mutmut):
+It took 11 minutes on one core of a shared 2-core machine, and needs the optional ``mutation`` extra (mutmut):
 ``pip install -c requirements-dev.lock -e '.[dev,mutation]'``, then ``pytest -m heavy
 tests/mutation``.
 """
