@@ -287,24 +287,41 @@ def test_a_document_of_another_format_or_version_is_not_a_saved_plan(
     assert "not a saved plan: not a reconciler-plan version 1 document" in str(refused.value)
 
 
-def test_a_snapshot_auto_enable_and_member_fields_are_read_as_text() -> None:
-    document = json.loads(_saved_document()[0])
-    observed_east = document["actions"][3]["observed"]
-    observed_east["auto_enable"] = 7
-    observed_east["members"][A] = {"status": 5, "email": None}
-    saved = planfile.load(json.dumps(document), path="plan.json")
-    assert saved.action_snapshots[3] == {
-        "ready": True,
-        "auto_enable": "7",
-        "members": {A: {"status": "5", "email": None}, B: None},
-    }
+def test_a_member_aws_returns_without_email_reads_back_without_one() -> None:
+    desired = desired_state(
+        {GD_EAST: desired_members([A])}, modes={Service.GUARDDUTY: Mode.INVITATION}
+    )
+    observations = {GD_EAST: observed(GD_EAST, {A: "Created"}, emails={A: None})}
+    text = planfile.dump(
+        build_plan(desired, observations), desired=desired, observations=observations
+    )
+    saved = planfile.load(text, path="plan.json")
+    assert saved.action_snapshots == (
+        {"ready": True, "auto_enable": None, "members": {A: {"status": "Created", "email": None}}},
+    )
 
 
-@pytest.mark.parametrize("ready", [None, False, True])
-def test_a_snapshot_readiness_is_kept(ready: bool | None) -> None:
-    document = json.loads(_saved_document()[0])
-    document["actions"][0]["observed"]["ready"] = ready
-    snapshot = planfile.load(json.dumps(document), path="plan.json").action_snapshots[0]
+def _dumped_with(observations: dict[ShardKey, ShardObservation]) -> planfile.SavedPlan:
+    """A plan made on a ready shard, saved with what ``observations`` show of it."""
+    desired = desired_state({GD_EAST: desired_members([A])})
+    plan = build_plan(desired, {GD_EAST: observed(GD_EAST)})
+    text = planfile.dump(plan, desired=desired, observations=observations)
+    return planfile.load(text, path="plan.json")
+
+
+@pytest.mark.parametrize(
+    ("observations", "ready"),
+    [
+        ({}, None),
+        ({GD_EAST: observed(GD_EAST, ready=False, reason="no detector")}, False),
+        ({GD_EAST: observed(GD_EAST)}, True),
+    ],
+    ids=["not observed", "blocked", "ready"],
+)
+def test_a_snapshot_readiness_is_kept(
+    observations: dict[ShardKey, ShardObservation], ready: bool | None
+) -> None:
+    (snapshot,) = _dumped_with(observations).action_snapshots
     assert snapshot is not None
     assert snapshot["ready"] is ready
 
