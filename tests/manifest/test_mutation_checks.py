@@ -3,7 +3,8 @@
 Aspects under test:
 - each rule of checks.py is reported as one whole line: file, line, field, the value where the
   rule names one (and no value where it does not), and the whole reason, with the place of the
-  first occurrence for duplicates;
+  first occurrence for duplicates (a root email given twice too, with the first spelling
+  when the case differs);
 - the quota is checked in every region of every service, not only up to the first under it;
   only members of that service in that region count, and the member pointed at is the first
   one over the quota;
@@ -165,6 +166,21 @@ WHOLE_LINES: dict[str, tuple[str, str]] = {
         ":19, field membersFrom.organization.exclude[1], value '777777777777': account "
         "777777777777 is listed twice in membersFrom.organization.exclude (first at "
         "membersFrom.organization.exclude[0], line 18)",
+    ),
+    "a root email twice": (
+        edit("aws+333@example.com", "aws+222@example.com"),
+        ":14, field members[1].email, value 'aws+222@example.com': account 333333333333 has the "
+        "same root email as account 222222222222 (at members[0].email, line 12; AWS compares "
+        "emails ignoring case): every AWS account has its own root email, so one of them is a "
+        "copy error (GuardDuty would end it in EmailVerificationFailed)",
+    ),
+    "a root email twice, in another case": (
+        edit("aws+333@example.com", "AWS+222@Example.com"),
+        ":14, field members[1].email, value 'AWS+222@Example.com': account 333333333333 has the "
+        "same root email as account 222222222222 (at members[0].email, line 12, written "
+        "aws+222@example.com there; AWS compares emails ignoring case): every AWS account has "
+        "its own root email, so one of them is a copy error (GuardDuty would end it in "
+        "EmailVerificationFailed)",
     ),
 }
 

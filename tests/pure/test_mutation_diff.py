@@ -6,7 +6,10 @@ Aspects under test:
   and the detail the report shows, and the account lands in exactly the fix list it needs;
 - the administrator is never unmanaged nor pruned, prune or no prune;
 - ``is_prune_candidate``: prune enabled, not desired, not the administrator, not protected;
-- a blocked shard's diff still names its shard.
+- a blocked shard's diff still names its shard;
+- an account held back (its member side cannot accept) loses only its own create and invite
+  items, never another account's nor its email mismatch; a skipped account is one non-blocking
+  item and in no fix list, prune or not.
 """
 
 from __future__ import annotations
@@ -360,3 +363,93 @@ def test_is_prune_candidate(account_id: str, prune: PruneSettings, candidate: bo
         is_prune_candidate(account_id, WANTED, administrator_account_id=ADMIN, prune=prune)
         is candidate
     )
+
+
+# --- the member side: held-back and skipped accounts ------------------------------------------
+
+
+def _observed_member(account_id: str, status: str, mail: str | None = None) -> ObservedMember:
+    return ObservedMember(account_id, mail, MemberStatus.parse(status), status)
+
+
+def test_holding_back_an_account_keeps_every_item_of_the_others_and_its_email_mismatch() -> None:
+    held, other, created, unmanaged = account(5), account(6), account(7), account(8)
+    observation = ShardObservation(
+        GD_EAST,
+        ready=True,
+        members={
+            created: _observed_member(created, "Created", OLD),
+            unmanaged: _observed_member(unmanaged, "Enabled"),
+        },
+        cannot_accept={held: "why held", created: "why created"},
+    )
+    settings = ServiceSettings(Service.GUARDDUTY, Mode.INVITATION)
+    result = diff_shard(
+        desired_members([held, other, created]),
+        observation,
+        settings,
+        administrator_account_id=ADMIN,
+    )
+
+    def held_back(account_id: str, why: str) -> DriftItem:
+        detail = f"not invited: {why}; the invitation goes out on the first run after the fix"
+        return DriftItem(GD_EAST, account_id, DriftKind.MEMBER_CANNOT_ACCEPT, detail, True)
+
+    # The held accounts' "not a member yet" and "created but not invited" are gone; the
+    # non-blocking items of the accounts not held (missing, unmanaged) and the email mismatch
+    # of a held one stay.
+    assert result.items == (
+        held_back(held, "why held"),
+        DriftItem(GD_EAST, other, DriftKind.MISSING, "not a member yet", False),
+        DriftItem(
+            GD_EAST,
+            created,
+            DriftKind.EMAIL_MISMATCH,
+            f"manifest email {email(created)}, AWS has {OLD}; reported only",
+            False,
+        ),
+        held_back(created, "why created"),
+        DriftItem(
+            GD_EAST,
+            unmanaged,
+            DriftKind.UNMANAGED,
+            "a member in AWS (Enabled) but not in the manifest; left alone",
+            False,
+        ),
+    )
+    assert (result.missing, result.not_invited) == ((other,), ())
+
+
+def test_a_skipped_account_is_one_non_blocking_item_and_never_pruned() -> None:
+    absent, listed = account(9), account(10)
+    observation = ShardObservation(
+        GD_EAST, ready=True, members={listed: _observed_member(listed, "Enabled")}
+    )
+    result = diff_shard(
+        {},
+        observation,
+        ServiceSettings(Service.GUARDDUTY, Mode.ORGANIZATION),
+        administrator_account_id=ADMIN,
+        prune=PRUNE,
+        skipped={absent: "SUSPENDED", listed: "PENDING_CLOSURE"},
+    )
+    assert result.items == (
+        DriftItem(
+            GD_EAST,
+            absent,
+            DriftKind.SKIPPED,
+            "SUSPENDED in AWS Organizations: not enrolled",
+            False,
+        ),
+        DriftItem(
+            GD_EAST,
+            listed,
+            DriftKind.SKIPPED,
+            "PENDING_CLOSURE in AWS Organizations, a member in AWS (Enabled): left alone, "
+            "neither enrolled again nor removed",
+            False,
+        ),
+    )
+    assert all(item.blocking is False for item in result.items)
+    for fix_list in FIX_LISTS:
+        assert getattr(result, fix_list) == (), fix_list

@@ -8,19 +8,28 @@ Aspects under test:
   scoped fingerprint only with its own accounts;
 - a document is read back field by field as it was written (scope, fingerprints, actions,
   snapshots with their auto-enable setting);
-- a document of another format or another version is not a saved plan, each on its own.
+- a document of another format or another version is not a saved plan, each on its own;
+- a plan refused by a safety rail is saved with each rail, reason and override, and refused
+  again when read back, naming every reason and each override once;
+- the digest's definition (SHA-256 over compact, key-sorted UTF-8 JSON without the snapshots),
+  so a plan saved by another release of the same version checks;
+- every snapshot is checked, also after an action saved without one, and every account an
+  edited snapshot lacks or adds is named;
+- a manifest without several of the plan's services and regions is refused naming them all.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 from typing import Any
 
 import pytest
 
 from reconciler import planfile
-from reconciler.errors import ManifestError
+from reconciler.errors import ManifestError, PlanRefused
+from reconciler.manifest.values import Manifest
 from reconciler.model import (
     AcceptSettings,
     DesiredMember,
@@ -35,7 +44,7 @@ from reconciler.model import (
     ShardKey,
     ShardObservation,
 )
-from reconciler.plan import Action, Step, build_plan
+from reconciler.plan import Action, Refusal, Step, build_plan
 from tests.factories import (
     ADMIN,
     GD_EAST,
@@ -423,3 +432,141 @@ def test_an_action_without_its_fingerprint_is_never_taken_as_unchanged() -> None
         planfile.stale_actions(unfingerprinted, observations)
     with pytest.raises(ValueError, match="zip"):
         planfile.stale_changes(unfingerprinted, observations)
+
+
+# --- a plan refused by a safety rail, and the document's checks of itself ----------------------
+
+INVITED = desired_state(
+    {GD_EAST: desired_members([A, B, account(3)])}, modes={Service.GUARDDUTY: Mode.INVITATION}
+)
+INVITED_SEEN = {GD_EAST: observed(GD_EAST, {A: "Created"})}
+
+
+def _document(refusals: tuple[Refusal, ...] = ()) -> dict[str, Any]:
+    """A plan of two actions (create B and C, invite A, B and C), saved."""
+    text = planfile.dump(
+        build_plan(INVITED, INVITED_SEEN),
+        desired=INVITED,
+        observations=INVITED_SEEN,
+        refusals=refusals,
+    )
+    document: dict[str, Any] = json.loads(text)
+    return document
+
+
+QUOTA = Refusal("quota", "guardduty us-east-1 would have 5,001 members", None)
+MASS_PRUNE = Refusal("max-deletions", "prune would remove 12 accounts", "--allow-mass-prune")
+
+
+def test_a_refused_plan_is_saved_with_each_rail_reason_and_override() -> None:
+    document = _document((QUOTA, MASS_PRUNE))
+    assert document["refused"] == [
+        {"rail": "quota", "reason": QUOTA.reason, "override": None},
+        {"rail": "max-deletions", "reason": MASS_PRUNE.reason, "override": "--allow-mass-prune"},
+    ]
+    assert "refused" not in _document()
+    # Read back as saved: each rail with its reason and override (None stays None).
+    _, saved = planfile._parse(json.dumps(document), path="plan.json")
+    assert saved.refusals == (QUOTA, MASS_PRUNE)
+
+
+@pytest.mark.parametrize(
+    ("refusals", "ending"),
+    [
+        ((QUOTA,), f"({QUOTA.reason}); make a new plan"),
+        (
+            (QUOTA, MASS_PRUNE),
+            f"({QUOTA.reason}; {MASS_PRUNE.reason}); make a new plan "
+            "(with --allow-mass-prune if this is intended)",
+        ),
+        (
+            (
+                Refusal("max-deletions", "b", "--allow-mass-prune"),
+                Refusal("quota", "a", "--allow-quota"),
+                Refusal("max-deletions", "c", "--allow-mass-prune"),
+            ),
+            "(b; a; c); make a new plan (with --allow-mass-prune, --allow-quota if this is "
+            "intended)",
+        ),
+    ],
+    ids=["no override", "one override", "overrides sorted, each once"],
+)
+def test_a_refused_plan_is_refused_again_when_read_back(
+    refusals: tuple[Refusal, ...], ending: str
+) -> None:
+    with pytest.raises(PlanRefused) as refused:
+        planfile.load(json.dumps(_document(refusals)), path="plan.json")
+    assert str(refused.value) == (
+        "saved plan refused, nothing applied: the plan was refused when it was made " + ending
+    )
+
+
+def test_the_digest_is_sha256_over_compact_sorted_utf8_json_without_the_snapshots() -> None:
+    # The definition a plan saved by another release of this version is checked with.
+    desired = _with(INVITED, source="équipe/manifest.yaml")
+    text = planfile.dump(
+        build_plan(desired, INVITED_SEEN), desired=desired, observations=INVITED_SEEN
+    )
+    document = json.loads(text)
+    content = {key: value for key, value in document.items() if key != "digest"}
+    content["actions"] = [
+        {key: value for key, value in entry.items() if key != "observed"}
+        for entry in document["actions"]
+    ]
+    canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    assert document["digest"] == "sha256:" + hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _invalid(document: dict[str, Any]) -> str:
+    with pytest.raises(ManifestError) as raised:
+        planfile.load(json.dumps(document), path="plan.json")
+    return str(raised.value)
+
+
+def test_a_snapshot_after_an_action_saved_without_one_is_still_checked() -> None:
+    document = _document()
+    del document["actions"][0]["observed"]
+    document["actions"][1]["observed"]["members"][A]["status"] = "Enabled"
+    assert _invalid(document) == (
+        "plan.json: not a valid saved plan: action 2 (guardduty us-east-1 invite): its observed "
+        "state does not match its fingerprint; it was changed after it was saved: make a new plan"
+    )
+
+
+def test_every_account_missing_from_or_added_to_a_snapshot_is_named() -> None:
+    document = _document()
+    C, D, E = account(3), account(4), account(5)
+    members = document["actions"][1]["observed"]["members"]
+    del members[B], members[C]
+    members[D] = members[E] = None
+    assert _invalid(document) == (
+        "plan.json: not a valid saved plan: action 2 (guardduty us-east-1 invite): its accounts "
+        f"are not those its fingerprint was taken over (not observed: {B}, {C}; observed, not in "
+        f"the action: {D}, {E}); it was changed after it was saved: make a new plan"
+    )
+
+
+def test_a_manifest_without_several_of_the_plans_services_and_regions_names_them_all() -> None:
+    text, _, _ = _saved_document()
+    saved = planfile.load(text, path="plan.json")
+    manifest = Manifest(
+        source="prod.yaml",
+        files=("prod.yaml",),
+        digest="",
+        administrator_account_id=ADMIN,
+        administrator_role_arn=None,
+        partition="aws",
+        regions=("ap-south-1",),
+        services={},
+        members=(),
+        prune=PruneSettings(),
+        members_from=None,
+    )
+    with pytest.raises(PlanRefused) as refused:
+        planfile.scope_of(saved, manifest)
+    assert str(refused.value) == (
+        "saved plan refused, nothing applied: the plan covers service guardduty, securityhub, "
+        "which the manifest prod.yaml does not configure (it configures none); the plan covers "
+        "region us-east-1, eu-west-1, which the manifest prod.yaml does not list (it lists "
+        "ap-south-1); the manifest changed since the plan was made: make a new plan"
+    )
