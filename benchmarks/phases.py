@@ -27,7 +27,7 @@ def main(argv: list[str]) -> int:
     import boto3
 
     from reconciler import cli, logs, pipeline, report  # noqa: F401  (the CLI's imports)
-    from reconciler.aws import ratelimit, session, wiring
+    from reconciler.aws import ratelimit, registry, session, wiring
     from reconciler.aws.regions import load_region_catalog, new_botocore_session
     from reconciler.manifest import expand, load_manifest
     from reconciler.metrics import shard_numbers
@@ -45,6 +45,7 @@ def main(argv: list[str]) -> int:
     rates = {service: ratelimit.Rate.parse(rate) for service in ("guardduty", "securityhub")}
     base = session.ClientFactory(
         boto3.Session(botocore_session=new_botocore_session()),
+        operations=registry.OPERATIONS,
         dry_run=True,
         limiter=ratelimit.RateLimiter(rates),
         settings=session.ClientSettings(max_pool_connections=16),

@@ -19,6 +19,7 @@ import pytest
 
 from reconciler import cli
 from reconciler.aws.organizations import organization_members
+from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.session import (
     ADVISORY_REFRESH_SECONDS,
     MANDATORY_REFRESH_SECONDS,
@@ -47,7 +48,10 @@ def _base(sandbox: Sandbox) -> ClientFactory:
     key, secret = sandbox.credentials
     session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION)
     return ClientFactory(
-        session, dry_run=False, settings=ClientSettings(endpoint_url=sandbox.endpoint_url)
+        session,
+        operations=OPERATIONS,
+        dry_run=False,
+        settings=ClientSettings(endpoint_url=sandbox.endpoint_url),
     )
 
 
