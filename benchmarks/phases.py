@@ -33,6 +33,7 @@ def main(argv: list[str]) -> int:
     from reconciler.metrics import shard_numbers
     from reconciler.observe import observe_all
     from reconciler.plan import build_plan
+    from reconciler.workers import Workers
 
     mark("imports")
     logs.configure(log_format="json", level="warning", mask_emails=True)
@@ -58,7 +59,8 @@ def main(argv: list[str]) -> int:
     )
     ports = wiring.member_ports(factory, desired)
     mark("identity + clients")
-    observations = observe_all(ports, max_concurrency=8)
+    with Workers(8) as workers:
+        observations = observe_all(ports, workers=workers)
     mark("observe (AWS reads)")
     gc.freeze()  # as reconciler.pipeline.run does once the shards are observed
     plan = build_plan(desired, observations)

@@ -24,7 +24,6 @@ management account gets the fix added to AWS's words.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
@@ -42,6 +41,7 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Step
 from reconciler.ports import AcceptPort, MemberPort
+from reconciler.workers import SEQUENTIAL, Workers
 
 log = structlog.get_logger("reconciler.apply")
 
@@ -140,12 +140,14 @@ def apply_shard(
     *,
     administrator_account_id: str = "",
     acceptor: AcceptPort | None = None,
-    max_concurrency: int = 8,
+    workers: Workers = SEQUENTIAL,
     on_progress: Callable[[int], None] | None = None,
 ) -> ShardApplication:
     """Run ``actions`` (one shard's, in plan order) against ``port``.
 
-    ``on_progress`` is told how many accounts each action covered, as it completes.
+    Accepts run through ``workers`` (the run's, shared with the other shards: the bound is for
+    the whole run). ``on_progress`` is told how many accounts each action covered, as it
+    completes.
     """
     application = ShardApplication(port.key, {})
     accepts: list[Action] = []
@@ -166,7 +168,7 @@ def apply_shard(
             application,
             acceptor=acceptor,
             administrator_account_id=administrator_account_id,
-            max_concurrency=max_concurrency,
+            workers=workers,
         )
         if on_progress is not None:
             on_progress(len(accepts))
@@ -250,7 +252,7 @@ def _run_accepts(
     *,
     acceptor: AcceptPort | None,
     administrator_account_id: str,
-    max_concurrency: int,
+    workers: Workers,
 ) -> None:
     key = port.key
     account_ids = [
@@ -271,8 +273,7 @@ def _run_accepts(
         except (AwsError, AcceptError) as exc:
             return account_id, None, str(exc)
 
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        outcomes = list(pool.map(accept_one, account_ids))
+    outcomes = workers.map(accept_one, account_ids)
     for account_id, done, failure in outcomes:
         progress = application.progress(account_id)
         if failure is not None:
