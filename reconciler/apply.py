@@ -124,7 +124,6 @@ class AccountProgress:
 class ShardApplication:
     key: ShardKey
     accounts: dict[str, AccountProgress]
-    calls: int = 0
 
     def progress(self, account_id: str) -> AccountProgress:
         found = self.accounts.get(account_id)
@@ -192,7 +191,6 @@ def _run_batch(
         Step.DELETE: lambda: port.delete_members(account_ids),
     }
     try:
-        application.calls += 1
         unprocessed = calls[step]()
     except AwsError as exc:
         for account_id in account_ids:
@@ -301,8 +299,7 @@ def _invitations_sent(
     invitation does not exist yet: accepting then would fail as "no pending invitation", and an
     email that failed verification would only be named by the next run.
     """
-    found, calls, _ = settle(port, account_ids)
-    application.calls += calls
+    found, _, _ = settle(port, account_ids)
     ready: list[str] = []
     for account_id in account_ids:
         member = found.get(account_id)
@@ -341,7 +338,6 @@ def _create(
         return port.create_members(members)
     except ConflictError:
         # 409: some of the batch already exist. Ask which, then create only the others, once.
-        application.calls += 1
         found, _ = port.get_members([member.account_id for member in members])
         present = {member.account_id for member in found}
         confirmed = [
@@ -351,7 +347,6 @@ def _create(
         remaining = [member for member in members if member.account_id not in present]
         if not remaining:
             return confirmed
-        application.calls += 1
         try:
             return confirmed + port.create_members(remaining)
         except AwsError as exc:

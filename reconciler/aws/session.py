@@ -107,10 +107,6 @@ class CallStats:
         with self._lock:
             self.throttled += 1
 
-    def total(self) -> int:
-        with self._lock:
-            return sum(self.calls.values())
-
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
