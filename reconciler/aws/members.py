@@ -49,7 +49,6 @@ OPERATIONS = (
         writes=("EnableSecurityHub", "AcceptAdministratorInvitation"),
         principal="member",
     ),
-    *operations.declare("sts", reads=("AssumeRole",), principal="administrator"),
 )
 
 

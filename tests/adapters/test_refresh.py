@@ -18,7 +18,7 @@ import boto3
 import pytest
 
 from reconciler import cli
-from reconciler.aws.organizations import organization_members
+from reconciler.aws.organizations import organization_accounts
 from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.session import (
     ADVISORY_REFRESH_SECONDS,
@@ -123,14 +123,14 @@ def test_listing_the_organization_outlasts_the_readers_session() -> None:
     state = world(org_accounts=70)
     options = SandboxOptions(rate=0, latency_ms=400, session_lifetime=1.0)
     with Sandbox(SandboxState.from_dict(state), options, port=0) as sandbox:
-        accounts = organization_members(
+        accounts = organization_accounts(
             _base(sandbox),
             partition="aws",
             ous=None,
             recursive=True,
             role_arn=f"arn:aws:iam::{MANAGEMENT}:role/OrganizationReader",
             sts_region=REGION,
-        )
+        ).members
         calls = sandbox.calls
     listed = [c for c in calls if c["operation"] == "ListAccounts"]
     assert len(listed) == 4  # 72 accounts

@@ -18,7 +18,7 @@ import boto3
 import jsonschema
 from botocore.stub import Stubber
 
-from reconciler.aws.organizations import organization_accounts, organization_members
+from reconciler.aws.organizations import organization_accounts
 from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.session import ClientFactory
 from tests.cli.conftest import ADMIN, MANAGEMENT, Bed, manifest, org_account, world
@@ -140,7 +140,7 @@ def test_organization_members_lists_the_active_accounts_only() -> None:
                 ]
             },
         )
-        members = organization_members(
+        members = organization_accounts(
             factory, partition="aws", ous=None, recursive=False, role_arn=None, sts_region=REGION
-        )
+        ).members
     assert [m.account_id for m in members] == [org_account(0)]
