@@ -24,11 +24,15 @@ from collections.abc import Collection
 from typing import Any
 
 from reconciler.aws import operations
-from reconciler.aws.registry import OPERATIONS
+from reconciler.aws.registry import ADAPTERS, OPERATIONS
 from reconciler.diff import can_delete
 from reconciler.model import DesiredState, Mode
 
 PRINCIPALS = ("administrator", "member", "organization-reader")
+
+# The services whose members we manage (``services`` narrows the policy to some of them): the
+# registry's, so a service added there is covered here.
+MEMBER_SERVICES = frozenset(service.value for service in ADAPTERS)
 
 # Operations that need no IAM permission at all (AWS allows them to every principal).
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
@@ -101,7 +105,7 @@ def policy(
             continue
         if spec.service == "sts":
             continue  # granted below, scoped to the roles
-        member_service = spec.service in ("guardduty", "securityhub")
+        member_service = spec.service in MEMBER_SERVICES
         if services is not None and member_service and spec.service not in services:
             continue
         by_service.setdefault(spec.service, []).append(spec.iam_action)
