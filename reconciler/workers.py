@@ -58,32 +58,43 @@ class Workers:
         """``[function(item) for item in items]``, in parallel within the bound, in order.
 
         Every item runs even when one raises; then the error of the first failed item (in
-        ``items``' order) is raised, as ``ThreadPoolExecutor.map`` would on reading it.
+        ``items``' order) is raised, as ``ThreadPoolExecutor.map`` would on reading it. An
+        interrupt (Ctrl-C: not an ``Exception``) stops handing out items at once and is raised
+        as soon as the caller sees it; the items already running finish.
         """
         todo = list(items)
         results: list[R | None] = [None] * len(todo)
         errors: dict[int, BaseException] = {}
         taken = iter(range(len(todo)))
         lock = threading.Lock()
+        interrupted = threading.Event()
 
         def drain() -> None:
-            while True:
+            while not interrupted.is_set():
                 with lock:
                     index = next(taken, None)
                 if index is None:
                     return
                 try:
                     results[index] = function(todo[index])
-                except BaseException as exc:  # re-raised by the caller, in item order
+                except Exception as exc:  # re-raised by the caller, in item order
                     errors[index] = exc
+                except BaseException:
+                    interrupted.set()
+                    raise
 
         helpers: list[Future[None]] = []
         if self._pool is not None:
             helpers = [self._pool.submit(drain) for _ in range(min(self.limit, len(todo)) - 1)]
-        drain()
+        try:
+            drain()
+        except BaseException:
+            for helper in helpers:
+                helper.cancel()
+            raise
         for helper in helpers:
             if not helper.cancel():
-                helper.result()
+                helper.result()  # re-raises a helper's interrupt, if it had one
         if errors:
             raise errors[min(errors)]
         return results  # type: ignore[return-value]  # every index was filled

@@ -10,7 +10,7 @@ We test these aspects:
   never exceed ``max_concurrency``, and no more than ``max_concurrency`` threads ever make one;
 - the run still uses the parallelism it is allowed (more than one call at a time);
 - the run's worker map keeps the order of its items, nests without deadlock, and raises the
-  first item's error after every item ran.
+  first item's error after every item ran; an interrupt (Ctrl-C) stops it handing out items.
 """
 
 from __future__ import annotations
@@ -191,6 +191,19 @@ def test_the_map_keeps_order_nests_and_raises_the_first_error() -> None:
         with pytest.raises(ValueError, match="item 1"):
             workers.map(fails_on_odd, range(6))
         assert sorted(ran) == list(range(6))
+
+
+def test_an_interrupt_stops_handing_out_items() -> None:
+    ran: list[int] = []
+
+    def interrupted_on_one(i: int) -> None:
+        ran.append(i)
+        if i == 1:
+            raise KeyboardInterrupt
+
+    with Workers(1) as workers, pytest.raises(KeyboardInterrupt):
+        workers.map(interrupted_on_one, range(4))
+    assert ran == [0, 1]
 
 
 def test_one_worker_runs_everything_in_the_caller() -> None:
