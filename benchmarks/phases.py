@@ -27,12 +27,13 @@ def main(argv: list[str]) -> int:
     import boto3
 
     from reconciler import cli, logs, pipeline, report  # noqa: F401  (the CLI's imports)
-    from reconciler.aws import ratelimit, session, wiring
+    from reconciler.aws import ratelimit, registry, session, wiring
     from reconciler.aws.regions import load_region_catalog, new_botocore_session
     from reconciler.manifest import expand, load_manifest
     from reconciler.metrics import shard_numbers
     from reconciler.observe import observe_all
     from reconciler.plan import build_plan
+    from reconciler.workers import Workers
 
     mark("imports")
     logs.configure(log_format="json", level="warning", mask_emails=True)
@@ -45,6 +46,7 @@ def main(argv: list[str]) -> int:
     rates = {service: ratelimit.Rate.parse(rate) for service in ("guardduty", "securityhub")}
     base = session.ClientFactory(
         boto3.Session(botocore_session=new_botocore_session()),
+        operations=registry.OPERATIONS,
         dry_run=True,
         limiter=ratelimit.RateLimiter(rates),
         settings=session.ClientSettings(max_pool_connections=16),
@@ -57,7 +59,8 @@ def main(argv: list[str]) -> int:
     )
     ports = wiring.member_ports(factory, desired)
     mark("identity + clients")
-    observations = observe_all(ports, max_concurrency=8)
+    with Workers(8) as workers:
+        observations = observe_all(ports, workers=workers)
     mark("observe (AWS reads)")
     gc.freeze()  # as reconciler.pipeline.run does once the shards are observed
     plan = build_plan(desired, observations)

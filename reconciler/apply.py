@@ -24,7 +24,6 @@ management account gets the fix added to AWS's words.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import structlog
@@ -42,6 +41,7 @@ from reconciler.model import (
 )
 from reconciler.plan import Action, Step
 from reconciler.ports import AcceptPort, MemberPort
+from reconciler.workers import SEQUENTIAL, Workers
 
 log = structlog.get_logger("reconciler.apply")
 
@@ -124,7 +124,6 @@ class AccountProgress:
 class ShardApplication:
     key: ShardKey
     accounts: dict[str, AccountProgress]
-    calls: int = 0
 
     def progress(self, account_id: str) -> AccountProgress:
         found = self.accounts.get(account_id)
@@ -140,12 +139,14 @@ def apply_shard(
     *,
     administrator_account_id: str = "",
     acceptor: AcceptPort | None = None,
-    max_concurrency: int = 8,
+    workers: Workers = SEQUENTIAL,
     on_progress: Callable[[int], None] | None = None,
 ) -> ShardApplication:
     """Run ``actions`` (one shard's, in plan order) against ``port``.
 
-    ``on_progress`` is told how many accounts each action covered, as it completes.
+    Accepts run through ``workers`` (the run's, shared with the other shards: the bound is for
+    the whole run). ``on_progress`` is told how many accounts each action covered, as it
+    completes.
     """
     application = ShardApplication(port.key, {})
     accepts: list[Action] = []
@@ -166,7 +167,7 @@ def apply_shard(
             application,
             acceptor=acceptor,
             administrator_account_id=administrator_account_id,
-            max_concurrency=max_concurrency,
+            workers=workers,
         )
         if on_progress is not None:
             on_progress(len(accepts))
@@ -190,7 +191,6 @@ def _run_batch(
         Step.DELETE: lambda: port.delete_members(account_ids),
     }
     try:
-        application.calls += 1
         unprocessed = calls[step]()
     except AwsError as exc:
         for account_id in account_ids:
@@ -250,7 +250,7 @@ def _run_accepts(
     *,
     acceptor: AcceptPort | None,
     administrator_account_id: str,
-    max_concurrency: int,
+    workers: Workers,
 ) -> None:
     key = port.key
     account_ids = [
@@ -271,8 +271,7 @@ def _run_accepts(
         except (AwsError, AcceptError) as exc:
             return account_id, None, str(exc)
 
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        outcomes = list(pool.map(accept_one, account_ids))
+    outcomes = workers.map(accept_one, account_ids)
     for account_id, done, failure in outcomes:
         progress = application.progress(account_id)
         if failure is not None:
@@ -300,8 +299,7 @@ def _invitations_sent(
     invitation does not exist yet: accepting then would fail as "no pending invitation", and an
     email that failed verification would only be named by the next run.
     """
-    found, calls, _ = settle(port, account_ids)
-    application.calls += calls
+    found, _, _ = settle(port, account_ids)
     ready: list[str] = []
     for account_id in account_ids:
         member = found.get(account_id)
@@ -340,7 +338,6 @@ def _create(
         return port.create_members(members)
     except ConflictError:
         # 409: some of the batch already exist. Ask which, then create only the others, once.
-        application.calls += 1
         found, _ = port.get_members([member.account_id for member in members])
         present = {member.account_id for member in found}
         confirmed = [
@@ -350,7 +347,6 @@ def _create(
         remaining = [member for member in members if member.account_id not in present]
         if not remaining:
             return confirmed
-        application.calls += 1
         try:
             return confirmed + port.create_members(remaining)
         except AwsError as exc:

@@ -446,7 +446,7 @@ class _Run:
     def _reconcile(self) -> int:
         # Imported here so `reconcile --help` and invocation errors stay fast and AWS-free.
         from reconciler import outputs, pipeline, planfile, report
-        from reconciler.aws import members, ratelimit, session, wiring
+        from reconciler.aws import members, ratelimit, registry, session, wiring
         from reconciler.aws.regions import load_region_catalog
         from reconciler.manifest import expand, load_manifest
         from reconciler.metrics import shard_numbers
@@ -475,6 +475,7 @@ class _Run:
         with _aws_session(args) as (boto_session, endpoint_url):
             base = session.ClientFactory(
                 boto_session,
+                operations=registry.OPERATIONS,
                 dry_run=args.dry_run,
                 limiter=ratelimit.RateLimiter(rates),
                 settings=session.ClientSettings(

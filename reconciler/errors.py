@@ -105,10 +105,6 @@ class AcceptError(ReconcilerError):
     """A member account cannot accept: no invitation from our administrator, no detector."""
 
 
-class PrerequisiteMissing(ReconcilerError):
-    """The administrator side of a shard is not ready (no detector, hub not enabled)."""
-
-
 class IdentityMismatch(ReconcilerError):
     """The credentials belong to another account than the manifest's administrator."""
 

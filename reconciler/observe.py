@@ -18,7 +18,6 @@ assumes a member role (the member role can write, and a read-only plan job must 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 import structlog
@@ -27,6 +26,7 @@ from reconciler.diff import diff_shard
 from reconciler.errors import AwsError, RegionNotEnabledError
 from reconciler.model import DesiredState, Mode, ShardKey, ShardObservation
 from reconciler.ports import AcceptPort, MemberPort
+from reconciler.workers import Workers
 
 log = structlog.get_logger("reconciler.observe")
 
@@ -68,17 +68,14 @@ def observe_shard(
 def observe_all(
     ports: Mapping[ShardKey, MemberPort],
     *,
-    max_concurrency: int,
+    workers: Workers,
     wants_auto_enable: Callable[[ShardObservation], bool] | None = None,
 ) -> dict[ShardKey, ShardObservation]:
-    """Observe every shard, at most ``max_concurrency`` at a time."""
+    """Observe every shard, as many at a time as the run's ``workers`` allow."""
     keys = sorted(ports)
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        observed = list(
-            pool.map(
-                lambda key: observe_shard(ports[key], wants_auto_enable=wants_auto_enable), keys
-            )
-        )
+    observed = workers.map(
+        lambda key: observe_shard(ports[key], wants_auto_enable=wants_auto_enable), keys
+    )
     return dict(zip(keys, observed, strict=True))
 
 
@@ -87,7 +84,7 @@ def observe_member_sides(
     observations: Mapping[ShardKey, ShardObservation],
     acceptor: AcceptPort,
     *,
-    max_concurrency: int,
+    workers: Workers,
 ) -> dict[ShardKey, ShardObservation]:
     """``observations`` with, per shard that accepts, the invitees that could not accept.
 
@@ -118,8 +115,7 @@ def observe_member_sides(
         candidates.extend((key, account) for account in difference.invitees)
     if not candidates:
         return dict(observations)
-    with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-        reasons = list(pool.map(lambda c: acceptor.cannot_accept(*c), candidates))
+    reasons = workers.map(lambda c: acceptor.cannot_accept(*c), candidates)
     blocked: dict[ShardKey, dict[str, str]] = {}
     for (key, account), reason in zip(candidates, reasons, strict=True):
         if reason is not None:

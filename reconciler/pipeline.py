@@ -4,7 +4,9 @@ Receives the desired state and one port per shard (the CLI builds both); hands t
 :class:`RunReport`. This module owns the order of the steps and the two safety rules that span
 them: the plan is complete (and may be refused) before any mutating call, and with dry-run
 nothing after the plan runs at all. Shards are applied and verified in parallel, bounded by
-``max_concurrency``; within a shard, calls are sequential and paced by the shard's bucket.
+``max_concurrency`` threads for the whole run (one :class:`~reconciler.workers.Workers`, which
+the accepts inside each shard share); within a shard, the administrator's calls are sequential
+and paced by the shard's bucket.
 
 A plan refused by a safety rail is not an exception past this module: the report carries it,
 whole, with the rails it breaks, and nothing of it is applied, so every output format can show
@@ -16,7 +18,6 @@ from __future__ import annotations
 import gc
 import time
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from enum import StrEnum
 
@@ -34,6 +35,7 @@ from reconciler.planfile import SavedPlan
 from reconciler.ports import AcceptPort, MemberPort
 from reconciler.progress import NoProgress, Progress
 from reconciler.verify import AccountResult, Outcome, verify_shard
+from reconciler.workers import Workers
 
 log = structlog.get_logger("reconciler.pipeline")
 
@@ -88,16 +90,43 @@ def run(
     saved: SavedPlan | None = None,
     progress: Progress | None = None,
 ) -> RunReport:
-    """One reconcile run; with ``saved``, apply exactly that reviewed plan, or refuse."""
+    """One reconcile run; with ``saved``, apply exactly that reviewed plan, or refuse.
+
+    At most ``max_concurrency`` threads work at once, for the whole run.
+    """
+    with Workers(max_concurrency) as workers:
+        return _run(
+            desired,
+            ports,
+            dry_run=dry_run,
+            workers=workers,
+            acceptor=acceptor,
+            allow_mass_prune=allow_mass_prune,
+            saved=saved,
+            progress=progress,
+        )
+
+
+def _run(
+    desired: DesiredState,
+    ports: Mapping[ShardKey, MemberPort],
+    *,
+    dry_run: bool,
+    workers: Workers,
+    acceptor: AcceptPort | None,
+    allow_mass_prune: bool,
+    saved: SavedPlan | None,
+    progress: Progress | None,
+) -> RunReport:
     started = time.monotonic()
     observations = observe_all(
         ports,
-        max_concurrency=max_concurrency,
+        workers=workers,
         wants_auto_enable=lambda observation: needs_auto_enable(desired, observation),
     )
     if acceptor is not None and not dry_run:
         observations = observe.observe_member_sides(
-            desired, observations, acceptor, max_concurrency=max_concurrency
+            desired, observations, acceptor, workers=workers
         )
     # The desired state and the observations live until the run ends, and at 50,000 members
     # they are hundreds of thousands of objects: frozen, the cyclic collector stops rescanning
@@ -129,7 +158,7 @@ def run(
                 desired,
                 ports,
                 plan,
-                max_concurrency=max_concurrency,
+                workers=workers,
                 acceptor=acceptor,
                 progress=progress or NoProgress(),
             )
@@ -215,7 +244,7 @@ def _apply_and_verify(
     ports: Mapping[ShardKey, MemberPort],
     plan: Plan,
     *,
-    max_concurrency: int,
+    workers: Workers,
     acceptor: AcceptPort | None,
     progress: Progress,
 ) -> tuple[AccountResult, ...]:
@@ -231,7 +260,7 @@ def _apply_and_verify(
             desired.settings_for(key),
             administrator_account_id=desired.administrator_account_id,
             acceptor=acceptor,
-            max_concurrency=max_concurrency,
+            workers=workers,
             on_progress=lambda accounts: progress.advance(key, accounts),
         )
         results, _ = verify_shard(ports[key], application)
@@ -239,8 +268,7 @@ def _apply_and_verify(
 
     progress.start({key: sum(len(a.account_ids) for a in plan.actions_for(key)) for key in keys})
     try:
-        with ThreadPoolExecutor(max_workers=max(1, max_concurrency)) as pool:
-            per_shard = list(pool.map(one_shard, keys))
+        per_shard = workers.map(one_shard, keys)
     finally:
         progress.finish()
     return tuple(result for results in per_shard for result in results)

@@ -18,10 +18,6 @@ SECRET_LIKE = re.compile(r"(?<![A-Za-z0-9/+=])[A-Za-z0-9/+=]{40}(?![A-Za-z0-9/+=
 LONG_TOKEN = re.compile(r"[A-Za-z0-9/+=]{100,}")
 
 
-def mask_email(email: str) -> str:
-    return EMAIL.sub(r"\1***@\2", email)
-
-
 def mask_emails(text: str) -> str:
     return EMAIL.sub(r"\1***@\2", text)
 

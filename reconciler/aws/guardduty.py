@@ -32,6 +32,12 @@ OPERATIONS = operations.declare(
         "DisassociateMembers",
         "StartMonitoringMembers",
     ),
+    needs={
+        "InviteMembers": operations.INVITE,
+        "DisassociateMembers": operations.DISASSOCIATE,
+        "DeleteMembers": operations.DELETE,
+        "DescribeOrganizationConfiguration": operations.PRUNE_ORGANIZATION,
+    },
 )
 
 

@@ -1,7 +1,8 @@
 """The least-privilege IAM policy, generated from the declared operations.
 
 Every AWS operation the code can call is declared next to the adapter that calls it
-(:mod:`reconciler.aws.operations`), with its IAM action, whether it mutates and who calls it.
+(:mod:`reconciler.aws.operations`), with its IAM action, whether it mutates, who calls it and
+what makes it needed, and gathered by :mod:`reconciler.aws.registry`.
 ``reconcile --iam-policy`` prints the policy of one principal from that table:
 
 - ``administrator``: the role the reconciler runs as, in the administrator account;
@@ -11,10 +12,10 @@ Every AWS operation the code can call is declared next to the adapter that calls
 ``--read-only`` keeps only the non-mutating actions: exactly what ``--dry-run`` needs, since
 the dry-run guard refuses every mutating operation of the same table.
 
-With a manifest the policy is tailored to it: an operation that only some manifests call (see
-``operations.NEEDS``) is granted only when the manifest's modes and prune setting can make the
-reconciler call it (:func:`needs_of`), so an organization-mode manifest without prune grants no
-InviteMembers, DisassociateMembers or DeleteMembers.
+With a manifest the policy is tailored to it: an operation that only some manifests call (its
+declaration gives it a ``need``) is granted only when the manifest's modes and prune setting
+can make the reconciler call it (:func:`needs_of`), so an organization-mode manifest without
+prune grants no InviteMembers, DisassociateMembers or DeleteMembers.
 """
 
 from __future__ import annotations
@@ -23,10 +24,15 @@ from collections.abc import Collection
 from typing import Any
 
 from reconciler.aws import operations
+from reconciler.aws.registry import ADAPTERS, OPERATIONS
 from reconciler.diff import can_delete
 from reconciler.model import DesiredState, Mode
 
 PRINCIPALS = ("administrator", "member", "organization-reader")
+
+# The services whose members we manage (``services`` narrows the policy to some of them): the
+# registry's, so a service added there is covered here.
+MEMBER_SERVICES = frozenset(service.value for service in ADAPTERS)
 
 # Operations that need no IAM permission at all (AWS allows them to every principal).
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
@@ -89,17 +95,17 @@ def policy(
     if principal not in PRINCIPALS:
         raise ValueError(f"unknown principal {principal!r}; one of {', '.join(PRINCIPALS)}")
     by_service: dict[str, list[str]] = {}
-    for spec in operations.all_operations():
+    for spec in OPERATIONS.all():
         if not principals & spec.principals or spec.iam_action in NO_PERMISSION_NEEDED:
             continue
         if read_only and spec.mutating:
             continue
-        need = operations.need_of(spec)
+        need = spec.need
         if needs is not None and need is not None and (spec.service, need) not in needs:
             continue
         if spec.service == "sts":
             continue  # granted below, scoped to the roles
-        member_service = spec.service in ("guardduty", "securityhub")
+        member_service = spec.service in MEMBER_SERVICES
         if services is not None and member_service and spec.service not in services:
             continue
         by_service.setdefault(spec.service, []).append(spec.iam_action)

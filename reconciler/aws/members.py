@@ -41,6 +41,7 @@ OPERATIONS = (
         reads=("ListDetectors", "ListInvitations", "GetAdministratorAccount"),
         writes=("CreateDetector", "AcceptAdministratorInvitation"),
         principal="member",
+        needs={"CreateDetector": operations.CREATE_MEMBER_DETECTOR},
     ),
     *operations.declare(
         "securityhub",
@@ -48,7 +49,6 @@ OPERATIONS = (
         writes=("EnableSecurityHub", "AcceptAdministratorInvitation"),
         principal="member",
     ),
-    *operations.declare("sts", reads=("AssumeRole",), principal="administrator"),
 )
 
 

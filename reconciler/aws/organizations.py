@@ -48,26 +48,6 @@ class OrganizationListing:
     skipped: dict[str, str] = field(default_factory=dict)
 
 
-def organization_members(
-    factory: ClientFactory,
-    *,
-    partition: str,
-    ous: tuple[str, ...] | None,
-    recursive: bool,
-    role_arn: str | None,
-    sts_region: str,
-) -> list[DesiredMember]:
-    """The ACTIVE accounts selected, sorted by account ID, each once."""
-    return organization_accounts(
-        factory,
-        partition=partition,
-        ous=ous,
-        recursive=recursive,
-        role_arn=role_arn,
-        sts_region=sts_region,
-    ).members
-
-
 def organization_accounts(
     factory: ClientFactory,
     *,

@@ -61,7 +61,6 @@ class TokenBucket:
         self._sleep = sleep
         self._updated = clock()
         self._lock = threading.Lock()
-        self.waited_seconds = 0.0
 
     def acquire(self) -> float:
         """Take one token, sleeping until one is available; returns the seconds waited."""
@@ -76,7 +75,6 @@ class TokenBucket:
                 # shortfall can land a hair under 1.0 and spin.
                 if self._tokens >= 1.0 - 1e-9:
                     self._tokens -= 1.0
-                    self.waited_seconds += waited
                     return waited
                 shortfall = (1.0 - self._tokens) / self.rate.per_second
             self._sleep(shortfall)
@@ -106,7 +104,3 @@ class RateLimiter:
                 found = TokenBucket(self.rate_for(service))
                 self._buckets[(principal, service, region)] = found
             return found
-
-    def total_wait_seconds(self) -> float:
-        with self._lock:
-            return sum(bucket.waited_seconds for bucket in self._buckets.values())

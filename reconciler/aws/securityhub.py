@@ -18,6 +18,11 @@ OPERATIONS = operations.declare(
     "securityhub",
     reads=("DescribeHub", "ListMembers", "GetMembers"),
     writes=("CreateMembers", "InviteMembers", "DeleteMembers", "DisassociateMembers"),
+    needs={
+        "InviteMembers": operations.INVITE,
+        "DisassociateMembers": operations.DISASSOCIATE,
+        "DeleteMembers": operations.DELETE,
+    },
 )
 
 NOT_ENABLED_CODES = frozenset({"InvalidAccessException"})

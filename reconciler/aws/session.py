@@ -6,9 +6,10 @@ and the embedded sandbox hand in their own. Each client it makes carries four ho
 botocore's event system, which is what makes the guarantees hold for *every* call, whichever
 adapter makes it:
 
-- ``before-call``: refuse an operation nobody declared (``reconciler.aws.operations``), and any
-  mutating one when dry-run is on: the preview is read-only by construction, not by an ``if``
-  in the applier;
+- ``before-call``: refuse an operation nobody declared (the factory's
+  :class:`~reconciler.aws.operations.OperationTable`, the registry's in a run), and any mutating
+  one when dry-run is on: the preview is read-only by construction, not by an ``if`` in the
+  applier;
 - ``before-send``: take a token from the (service, region) bucket, once per HTTP attempt, so
   botocore's own retries are paced too;
 - ``after-call`` / ``after-call-error``: one debug log event per call (service, region,
@@ -42,6 +43,7 @@ from botocore.utils import parse_timestamp
 
 from reconciler import __version__
 from reconciler.aws import operations
+from reconciler.aws.operations import OperationTable
 from reconciler.aws.ratelimit import RateLimiter
 from reconciler.errors import (
     AwsError,
@@ -56,7 +58,7 @@ from reconciler.errors import (
 
 log = structlog.get_logger("reconciler.aws")
 
-STS_OPERATIONS = operations.declare("sts", reads=("GetCallerIdentity", "AssumeRole"))
+OPERATIONS = operations.declare("sts", reads=("GetCallerIdentity", "AssumeRole"))
 
 # The role session asked for, and botocore's refresh windows for such an hour-long session:
 # from 15 minutes before the end one thread renews while the others go on with the old keys
@@ -105,18 +107,6 @@ class CallStats:
         with self._lock:
             self.throttled += 1
 
-    def total(self) -> int:
-        with self._lock:
-            return sum(self.calls.values())
-
-    def mutating_total(self) -> int:
-        with self._lock:
-            return sum(
-                count
-                for name, count in self.calls.items()
-                if (spec := _spec_by_qualified_name(name)) is not None and spec.mutating
-            )
-
     def snapshot(self) -> dict[str, Any]:
         with self._lock:
             return {
@@ -126,11 +116,6 @@ class CallStats:
                 "throttled": self.throttled,
                 "errors": dict(sorted(self.errors.items())),
             }
-
-
-def _spec_by_qualified_name(name: str) -> operations.OperationSpec | None:
-    service, _, operation = name.partition(".")
-    return operations.lookup(service, operation)
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +138,7 @@ class ClientFactory:
         self,
         session: boto3.Session,
         *,
+        operations: OperationTable,
         dry_run: bool,
         limiter: RateLimiter | None = None,
         settings: ClientSettings | None = None,
@@ -162,6 +148,9 @@ class ClientFactory:
         _make_lock: threading.Lock | None = None,
     ) -> None:
         self.session = session
+        # The declared operations (``reconciler.aws.registry.OPERATIONS`` in a run): injected,
+        # because the registry sits above the adapters, which sit above this module.
+        self.operations = operations
         self.dry_run = dry_run
         self.limiter = limiter or RateLimiter()
         self.settings = settings or ClientSettings()
@@ -196,6 +185,7 @@ class ClientFactory:
         """
         return ClientFactory(
             self.session,
+            operations=self.operations,
             dry_run=self.dry_run,
             limiter=self.limiter,
             settings=self.settings,
@@ -241,9 +231,10 @@ class ClientFactory:
         dry_run = self.dry_run
         stats = self.stats
         label = self.account_label
+        declared = self.operations
 
         def guard(model: Any, context: dict[str, Any], **_: Any) -> None:
-            spec = operations.lookup(service, model.name)
+            spec = declared.lookup(service, model.name)
             if spec is None:
                 raise UndeclaredOperation(
                     f"{service} {model.name} is not a declared operation of the reconciler; "

@@ -2,17 +2,10 @@
 
 from __future__ import annotations
 
-from reconciler.aws.base import MemberAdapter
-from reconciler.aws.guardduty import GuardDutyAdapter
-from reconciler.aws.securityhub import SecurityHubAdapter
+from reconciler.aws.registry import ADAPTERS
 from reconciler.aws.session import ClientFactory
-from reconciler.model import DesiredState, Service, ShardKey
+from reconciler.model import DesiredState, ShardKey
 from reconciler.ports import MemberPort
-
-ADAPTERS: dict[Service, type[MemberAdapter]] = {
-    Service.GUARDDUTY: GuardDutyAdapter,
-    Service.SECURITYHUB: SecurityHubAdapter,
-}
 
 
 def member_ports(factory: ClientFactory, desired: DesiredState) -> dict[ShardKey, MemberPort]:

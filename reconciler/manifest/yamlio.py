@@ -86,7 +86,6 @@ class Spot:
 
     line: int
     raw: str | None = None
-    plain: bool = False
 
 
 def read_text(path: str, *, what: str = "manifest") -> tuple[str, bytes]:
@@ -483,7 +482,7 @@ def locate(text: str | bytes, locs: Collection[Loc]) -> dict[Loc, Spot]:
                         frame[4] += 1
                 if loc in wanted and loc not in found:
                     if cls is events.ScalarEvent:
-                        found[loc] = Spot(line, event.value, not event.style)
+                        found[loc] = Spot(line, event.value)
                     else:
                         found[loc] = Spot(line)
                 if cls is not events.ScalarEvent:

@@ -14,6 +14,7 @@ import pytest
 from botocore.stub import Stubber
 
 from reconciler.aws.guardduty import GuardDutyAdapter
+from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.securityhub import SecurityHubAdapter
 from reconciler.aws.session import ClientFactory
 from tests.factories import ADMIN
@@ -23,7 +24,7 @@ DETECTOR = "12abc34d567e8fa901bc2d34e56789f0"
 
 
 def make_factory(*, dry_run: bool = False) -> ClientFactory:
-    return ClientFactory(boto3.Session(region_name=REGION), dry_run=dry_run)
+    return ClientFactory(boto3.Session(region_name=REGION), operations=OPERATIONS, dry_run=dry_run)
 
 
 @pytest.fixture

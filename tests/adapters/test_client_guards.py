@@ -20,7 +20,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from reconciler.aws import operations
+from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.securityhub import SecurityHubAdapter
 from reconciler.aws.session import ClientFactory, ClientSettings
 from reconciler.errors import DryRunViolation, UndeclaredOperation
@@ -62,7 +62,7 @@ def test_undeclared_operations_are_refused() -> None:
 
 def test_every_declared_operation_exists_in_the_service_model() -> None:
     session = boto3.Session(region_name=REGION)
-    declared = operations.all_operations()
+    declared = OPERATIONS.all()
     assert {spec.service for spec in declared} >= {"guardduty", "securityhub", "sts"}
     for spec in declared:
         model = session._session.get_service_model(spec.service)  # type: ignore[attr-defined]
@@ -125,6 +125,7 @@ def test_throttling_and_5xx_are_retried_then_succeed(scripted_server: str) -> No
     _Scripted.seen = []
     factory = ClientFactory(
         boto3.Session(region_name=REGION),
+        operations=OPERATIONS,
         dry_run=False,
         settings=ClientSettings(endpoint_url=scripted_server, max_attempts=5),
     )

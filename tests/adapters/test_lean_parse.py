@@ -19,6 +19,7 @@ from botocore.parsers import create_parser
 
 from reconciler.aws.base import LEAN_OPERATIONS, _install_lean_member_parsing
 from reconciler.aws.guardduty import GuardDutyAdapter
+from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.securityhub import SecurityHubAdapter
 from reconciler.aws.session import ClientFactory
 from reconciler.model import MemberStatus
@@ -152,6 +153,7 @@ def test_observe_through_a_real_client(adapter_type: Any) -> None:
     service = adapter_type.service.value
     factory = ClientFactory(
         boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1"),
+        operations=OPERATIONS,
         dry_run=True,
     )
     adapter = adapter_type(factory, "us-east-1", account_id="111111111111")

@@ -18,7 +18,8 @@ import boto3
 import pytest
 
 from reconciler import cli
-from reconciler.aws.organizations import organization_members
+from reconciler.aws.organizations import organization_accounts
+from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.session import (
     ADVISORY_REFRESH_SECONDS,
     MANDATORY_REFRESH_SECONDS,
@@ -47,7 +48,10 @@ def _base(sandbox: Sandbox) -> ClientFactory:
     key, secret = sandbox.credentials
     session = boto3.Session(aws_access_key_id=key, aws_secret_access_key=secret, region_name=REGION)
     return ClientFactory(
-        session, dry_run=False, settings=ClientSettings(endpoint_url=sandbox.endpoint_url)
+        session,
+        operations=OPERATIONS,
+        dry_run=False,
+        settings=ClientSettings(endpoint_url=sandbox.endpoint_url),
     )
 
 
@@ -119,14 +123,14 @@ def test_listing_the_organization_outlasts_the_readers_session() -> None:
     state = world(org_accounts=70)
     options = SandboxOptions(rate=0, latency_ms=400, session_lifetime=1.0)
     with Sandbox(SandboxState.from_dict(state), options, port=0) as sandbox:
-        accounts = organization_members(
+        accounts = organization_accounts(
             _base(sandbox),
             partition="aws",
             ous=None,
             recursive=True,
             role_arn=f"arn:aws:iam::{MANAGEMENT}:role/OrganizationReader",
             sts_region=REGION,
-        )
+        ).members
         calls = sandbox.calls
     listed = [c for c in calls if c["operation"] == "ListAccounts"]
     assert len(listed) == 4  # 72 accounts

@@ -33,7 +33,7 @@ import pytest
 import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
-from reconciler.aws import operations
+from reconciler.aws.registry import OPERATIONS
 from tests.cli.conftest import EXTERNAL, Bed, manifest, org_account, root_email, world
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
@@ -257,7 +257,7 @@ def test_iam_policy_covers_exactly_what_runs_call(make_bed: Callable[..., Bed]) 
     member = actions(bed.run("--iam-policy", "member", "--manifest", path))
     assert read_only < full
     assert all(
-        not operations.lookup(*a.split(":")).mutating for a in read_only if not a.startswith("sts")
+        not OPERATIONS.lookup(*a.split(":")).mutating for a in read_only if not a.startswith("sts")
     )  # type: ignore[union-attr]
 
     dry = bed.run("--manifest", path, "--dry-run")

@@ -165,18 +165,27 @@ def test_the_member_policy_covers_only_the_services_that_accept(
 
 def test_every_conditional_operation_is_declared_and_the_others_are_always_granted() -> None:
     from reconciler.aws import iam, operations
+    from reconciler.aws.registry import OPERATIONS
 
-    for service, name in operations.NEEDS:
-        assert operations.lookup(service, name) is not None, f"{service} {name} is not declared"
+    # The needs, now declared with the operations, are exactly the ones the table of needs
+    # held before they moved there.
+    assert OPERATIONS.needs() == {
+        ("guardduty", "InviteMembers"): operations.INVITE,
+        ("securityhub", "InviteMembers"): operations.INVITE,
+        ("guardduty", "DisassociateMembers"): operations.DISASSOCIATE,
+        ("securityhub", "DisassociateMembers"): operations.DISASSOCIATE,
+        ("guardduty", "DeleteMembers"): operations.DELETE,
+        ("securityhub", "DeleteMembers"): operations.DELETE,
+        ("guardduty", "DescribeOrganizationConfiguration"): operations.PRUNE_ORGANIZATION,
+        ("guardduty", "CreateDetector"): operations.CREATE_MEMBER_DETECTOR,
+    }
     # No need at all (the narrowest manifest): every operation without a need is still there,
     # so an operation declared later is granted until it is given a need.
     narrowest = _granted(iam.policy(needs=frozenset()))
     unconditional = {
         spec.iam_action
-        for spec in operations.all_operations()
-        if "administrator" in spec.principals
-        and operations.need_of(spec) is None
-        and spec.service != "sts"
+        for spec in OPERATIONS.all()
+        if "administrator" in spec.principals and spec.need is None and spec.service != "sts"
     }
     assert narrowest == unconditional
 

@@ -18,7 +18,8 @@ import boto3
 import jsonschema
 from botocore.stub import Stubber
 
-from reconciler.aws.organizations import organization_accounts, organization_members
+from reconciler.aws.organizations import organization_accounts
+from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.session import ClientFactory
 from tests.cli.conftest import ADMIN, MANAGEMENT, Bed, manifest, org_account, world
 from tests.cli.test_member_side import SCHEMA
@@ -99,7 +100,7 @@ def listed_account(account_id: str, **state: str) -> dict[str, Any]:
 
 
 def test_the_state_is_read_from_state_then_from_the_retired_status() -> None:
-    factory = ClientFactory(boto3.Session(region_name=REGION), dry_run=False)
+    factory = ClientFactory(boto3.Session(region_name=REGION), operations=OPERATIONS, dry_run=False)
     with Stubber(factory.client("organizations", REGION)) as stubber:
         stubber.add_response(
             "list_accounts",
@@ -128,7 +129,7 @@ def test_the_state_is_read_from_state_then_from_the_retired_status() -> None:
 
 
 def test_organization_members_lists_the_active_accounts_only() -> None:
-    factory = ClientFactory(boto3.Session(region_name=REGION), dry_run=False)
+    factory = ClientFactory(boto3.Session(region_name=REGION), operations=OPERATIONS, dry_run=False)
     with Stubber(factory.client("organizations", REGION)) as stubber:
         stubber.add_response(
             "list_accounts",
@@ -139,7 +140,7 @@ def test_organization_members_lists_the_active_accounts_only() -> None:
                 ]
             },
         )
-        members = organization_members(
+        members = organization_accounts(
             factory, partition="aws", ous=None, recursive=False, role_arn=None, sts_region=REGION
-        )
+        ).members
     assert [m.account_id for m in members] == [org_account(0)]

@@ -256,7 +256,6 @@ def test_locate_finds_keys_items_and_prefixes() -> None:
     )
     assert found[("members", 1, "accountId")].line == 5
     assert found[("members", 1, "accountId")].raw == "012345678901"
-    assert found[("members", 1, "accountId")].plain is True
     assert found[("members", 0, "email")].line == 4
     assert found[("members", 1)].line == 5
     assert found[("members",)].line == 2

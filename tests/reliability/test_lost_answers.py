@@ -18,6 +18,7 @@ import pytest
 from botocore.stub import Stubber
 
 from reconciler.aws.members import ANSWER_LOST, DETECTOR_ANSWER_LOST, MemberAccounts
+from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.session import ClientFactory
 from reconciler.errors import AwsError
 from reconciler.model import AcceptSettings, Service, ShardKey
@@ -31,7 +32,7 @@ NOT_VALID = "The request is rejected because the input invitationId is not valid
 
 @pytest.fixture
 def acceptor() -> tuple[MemberAccounts, ClientFactory]:
-    base = ClientFactory(boto3.Session(region_name=REGION), dry_run=False)
+    base = ClientFactory(boto3.Session(region_name=REGION), operations=OPERATIONS, dry_run=False)
     settings = AcceptSettings("OrganizationAccountAccessRole")
     members = MemberAccounts(
         base,
@@ -143,7 +144,7 @@ ALREADY_EXISTS = (
 @pytest.fixture
 def creating_acceptor() -> tuple[MemberAccounts, ClientFactory]:
     """Like ``acceptor``, with ``createMemberDetector: true`` for GuardDuty."""
-    base = ClientFactory(boto3.Session(region_name=REGION), dry_run=False)
+    base = ClientFactory(boto3.Session(region_name=REGION), operations=OPERATIONS, dry_run=False)
     settings = AcceptSettings("OrganizationAccountAccessRole", create_member_detector=True)
     members = MemberAccounts(
         base, partition="aws", accept={Service.GUARDDUTY: settings}, sts_region=REGION
