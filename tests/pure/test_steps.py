@@ -11,6 +11,8 @@ Aspects under test:
   step's operation, wording, count or "already done" text;
 - each of them reads the table: changing one declaration changes what the planner prints, what
   the applier counts as already done, what the verifier accepts and what the reporter says;
+- the README's table of steps says what the declarations say (order, symbol, step, API call,
+  and what verification expects afterwards);
 - ``operation_of`` (the seam for per-service operation names) gives every step's operation in
   every service, and the plan's actions carry it.
 """
@@ -48,6 +50,7 @@ from reconciler.verify import Outcome, verify_shard
 from tests.factories import GD_EAST, account, desired_members, desired_state, observed
 
 PACKAGE = Path(reconciler.__file__).parent
+README = PACKAGE.parent / "README.md"
 CONSUMERS = ("plan.py", "apply.py", "verify.py", "report.py")
 # Where a consumer may name a step: the planner's rules say which accounts each step gets.
 RULES = {"plan.py": {"_shard_actions"}}
@@ -277,3 +280,37 @@ def test_every_step_has_its_operation_in_every_service_and_actions_carry_it() ->
     report, action = _create_plan()
     assert action.operation == operation_of(Step.CREATE, GD_EAST.service) == "CreateMembers"
     assert summary(report)["to_create"] == 1
+
+
+def _listed(statuses: frozenset[MemberStatus]) -> str:
+    names = [f"`{name}`" for name in sorted(status.value for status in statuses)]
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} or {names[-1]}"
+
+
+def _afterwards(spec: StepSpec) -> str:
+    """The README's "verified afterwards" cell, from the declaration."""
+    after = spec.after
+    if after.joined:
+        per_mode = [(mode, after.statuses_in(mode) or frozenset()) for mode in Mode]
+        shown = [(mode, statuses) for mode, statuses in per_mode if mode in spec.modes]
+        if len(shown) == 1:
+            return _listed(shown[0][1])
+        return "; ".join(f"{mode.value} mode: {_listed(statuses)}" for mode, statuses in shown)
+    if after.statuses is None:
+        return "gone"
+    return _listed(after.statuses) + (", or gone" if after.absent_ok else "")
+
+
+def test_the_readme_table_of_steps_says_what_the_declarations_say() -> None:
+    section = README.read_text(encoding="utf-8").split("### What the reconciler does to each", 1)
+    table = section[1].split("\n\n| observed status", 1)[0]
+    rows = [line for line in table.splitlines() if line.startswith("| `")]
+    documented = []
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        documented.append((cells[0], cells[1], cells[2].split(" ")[0], cells[-1]))
+    declared = [
+        (f"`{spec.symbol}`", f"`{step.value}`", spec.operation, _afterwards(spec))
+        for step, spec in STEPS.items()
+    ]
+    assert documented == declared
