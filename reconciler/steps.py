@@ -245,6 +245,8 @@ STEPS: Mapping[Step, StepSpec] = _declare(
         call=_invite,
         already_done=(
             "already invited",
+            # GuardDuty's own words: per service, so they move to its declaration once
+            # services are plug-ins (matching them for Security Hub does no harm meanwhile).
             "already the guardduty master",
             "already the guardduty administrator",
             "already the administrator",
