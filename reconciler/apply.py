@@ -2,8 +2,10 @@
 
 Receives one shard's actions from the plan (already batched and ordered), the shard's port and,
 when invitations are accepted, the member-side port; hands the verifier a
-:class:`ShardApplication`: per account, what was done (or found already done), what it must look
-like afterwards, or the reason it failed.
+:class:`ShardApplication`: per account, what was done (or found already done), the last step
+that succeeded (whose declared outcome verification checks), or the reason it failed. Each
+step's port call, wording, and the AWS texts that mean "already done" are read from its
+declaration in ``reconciler.steps``; this module holds the mechanism only.
 
 HTTP 200 does not mean every account succeeded: each ``UnprocessedAccounts`` entry is
 classified. "Already a member" / "already invited" (and, when removing, "not a member") means
@@ -28,78 +30,36 @@ from dataclasses import dataclass, field
 
 import structlog
 
-from reconciler.diff import ACCEPTED_STATUSES
 from reconciler.errors import AcceptError, AwsError, ConflictError
 from reconciler.invitations import VERIFICATION_FAILED, settle
 from reconciler.model import (
     DesiredMember,
     MemberStatus,
+    Mode,
     Service,
     ServiceSettings,
     ShardKey,
     UnprocessedAccount,
 )
-from reconciler.plan import Action, Step
+from reconciler.plan import Action
 from reconciler.ports import AcceptPort, MemberPort
+from reconciler.steps import PortCall, Step, operation_of
 from reconciler.workers import SEQUENTIAL, Workers
 
 log = structlog.get_logger("reconciler.apply")
 
-# Lower-case fragments of AWS's free-text results that mean "this was already done". The
-# strings are undocumented and may change: anything we do not recognise is a failure.
-_ALREADY_MEMBER = ("already a member", "already an associated member", "already associated")
-_NOT_A_MEMBER = ("not an associated member", "not a member", "does not exist", "not found")
-ALREADY_DONE: dict[Step, tuple[str, ...]] = {
-    Step.DELETE_FOR_REPAIR: _NOT_A_MEMBER,
-    Step.CREATE: (*_ALREADY_MEMBER, "already exists"),
-    Step.INVITE: (
-        "already invited",
-        "already the guardduty master",
-        "already the guardduty administrator",
-        "already the administrator",
-        *_ALREADY_MEMBER,
-    ),
-    Step.START_MONITORING: ("already enabled", "already being monitored", "already monitored"),
-    Step.ACCEPT: (),
-    Step.DISASSOCIATE: (*_NOT_A_MEMBER, "already disassociated", "already removed"),
-    Step.DELETE: _NOT_A_MEMBER,
-}
-
-PRESENT_AFTER: dict[Step, frozenset[MemberStatus] | None] = {
-    # None: the account must be gone (or, disassociated only, Removed).
-    Step.DELETE_FOR_REPAIR: None,
-    Step.START_MONITORING: frozenset({MemberStatus.ENABLED}),
-    Step.ACCEPT: frozenset({MemberStatus.ENABLED}),
-    Step.DISASSOCIATE: frozenset({MemberStatus.REMOVED}),
-    Step.DELETE: None,
-}
-
-
-# AWS's refusal of the organization's management account as a member while the service is
-# off there ("your organization master must first enable GuardDuty", "...management account
-# must first enable Security Hub"): usually the management account was selected by
-# ``membersFrom`` without being meant, so the fix names ``exclude`` as well.
-_MANAGEMENT_FIRST = (
-    "organization master must first enable",
-    "management account must first enable",
-)
-MANAGEMENT_ACCOUNT_FIX = (
-    "this is the organization's management account: enable the service in it first, or leave "
-    "it out (membersFrom.organization.exclude, or remove it from members)"
-)
-
 
 def with_fix(step: Step, reason: str) -> str:
     """AWS's words for a refused account, with the fix when we know one."""
-    text = reason.casefold()
-    if step is Step.CREATE and any(fragment in text for fragment in _MANAGEMENT_FIRST):
-        return f"{reason.rstrip('. ')}; {MANAGEMENT_ACCOUNT_FIX}"
+    for known in step.spec.known_refusals:
+        if known.matches(reason):
+            return f"{reason.rstrip('. ')}; {known.fix}"
     return reason
 
 
 def is_already_done(step: Step, reason: str) -> bool:
     text = reason.casefold()
-    return any(fragment in text for fragment in ALREADY_DONE[step])
+    return any(fragment in text for fragment in step.spec.already_done)
 
 
 @dataclass
@@ -109,9 +69,8 @@ class AccountProgress:
     account_id: str
     done: list[str] = field(default_factory=list)
     failure: str | None = None
-    # The statuses verification accepts; None: the account must no longer be a member.
-    expect: frozenset[MemberStatus] | None = None
-    absent_ok: bool = False
+    # The last step that succeeded on the account: verification checks what it leaves behind.
+    step: Step | None = None
     # The status that made the account fail, when apply read it (email verification).
     status: str | None = None
 
@@ -124,6 +83,8 @@ class AccountProgress:
 class ShardApplication:
     key: ShardKey
     accounts: dict[str, AccountProgress]
+    # The shard's mode: what some steps leave behind depends on it (steps.After.joined).
+    mode: Mode
 
     def progress(self, account_id: str) -> AccountProgress:
         found = self.accounts.get(account_id)
@@ -148,10 +109,10 @@ def apply_shard(
     the whole run). ``on_progress`` is told how many accounts each action covered, as it
     completes.
     """
-    application = ShardApplication(port.key, {})
+    application = ShardApplication(port.key, {}, settings.mode)
     accepts: list[Action] = []
     for action in actions:
-        if action.step is Step.ACCEPT:
+        if action.step.member_side:
             accepts.append(action)
             continue
         # An account whose earlier step failed goes no further: nothing to invite, to accept.
@@ -181,25 +142,25 @@ def _run_batch(
     settings: ServiceSettings,
     application: ShardApplication,
 ) -> None:
+    spec = step.spec
     account_ids = [member.account_id for member in members]
-    calls: dict[Step, Callable[[], list[UnprocessedAccount]]] = {
-        Step.DELETE_FOR_REPAIR: lambda: port.delete_members(account_ids),
-        Step.CREATE: lambda: _create(port, members, application),
-        Step.INVITE: lambda: port.invite_members(account_ids, settings.invitation),
-        Step.START_MONITORING: lambda: port.start_monitoring_members(account_ids),
-        Step.DISASSOCIATE: lambda: port.disassociate_members(account_ids),
-        Step.DELETE: lambda: port.delete_members(account_ids),
-    }
+    operation = operation_of(step, port.key.service)
+    call = spec.call
+    if call is None:  # member-side steps are routed to _run_accepts by apply_shard
+        raise TypeError(f"step {step.value} has no administrator-side call")
     try:
-        unprocessed = calls[step]()
+        if spec.confirms_conflict:
+            unprocessed = _confirming_conflicts(call, port, members, settings)
+        else:
+            unprocessed = call(port, members, settings)
     except AwsError as exc:
         for account_id in account_ids:
-            application.progress(account_id).failure = f"{step.operation} failed: {exc}"
+            application.progress(account_id).failure = f"{operation} failed: {exc}"
         log.warning(
             "action.failed",
             service=port.key.service.value,
             region=port.key.region,
-            operation=step.operation,
+            operation=operation,
             step=step.value,
             accounts=len(account_ids),
             error=str(exc),
@@ -212,35 +173,25 @@ def _run_batch(
         progress = application.progress(account_id)
         reason = rejected.get(account_id)
         if reason is None:
-            progress.done.append(_past(step))
+            progress.done.append(spec.past)
         elif is_already_done(step, reason):
-            progress.done.append(f"already {_past(step)}")
+            progress.done.append(f"already {spec.past}")
             already += 1
         else:
-            progress.failure = f"{step.operation}: {with_fix(step, reason)}"
+            progress.failure = f"{operation}: {with_fix(step, reason)}"
             continue
-        _set_expectation(progress, step, settings)
+        progress.step = step
     failed = sum(1 for account_id in account_ids if application.progress(account_id).failed)
     log.info(
         "action.applied",
         service=port.key.service.value,
         region=port.key.region,
-        operation=step.operation,
+        operation=operation,
         step=step.value,
         accounts=len(account_ids),
         already=already,
         failed=failed,
     )
-
-
-def _set_expectation(progress: AccountProgress, step: Step, settings: ServiceSettings) -> None:
-    if step in (Step.CREATE, Step.INVITE):
-        progress.expect, progress.absent_ok = ACCEPTED_STATUSES[settings.mode], False
-    elif step is Step.DISASSOCIATE:
-        progress.expect, progress.absent_ok = PRESENT_AFTER[step], True
-    else:
-        progress.expect = PRESENT_AFTER[step]
-        progress.absent_ok = progress.expect is None
 
 
 def _run_accepts(
@@ -253,6 +204,9 @@ def _run_accepts(
     workers: Workers,
 ) -> None:
     key = port.key
+    # One member-side step (accept) today, one account per action.
+    step = accepts[0].step
+    operation = operation_of(step, key.service)
     account_ids = [
         member.account_id
         for action in accepts
@@ -275,16 +229,16 @@ def _run_accepts(
     for account_id, done, failure in outcomes:
         progress = application.progress(account_id)
         if failure is not None:
-            progress.failure = f"AcceptAdministratorInvitation in {account_id}: {failure}"
+            progress.failure = f"{operation} in {account_id}: {failure}"
         else:
-            progress.done.append(done or "accepted")
-            progress.expect, progress.absent_ok = PRESENT_AFTER[Step.ACCEPT], False
+            progress.done.append(done or step.spec.past)
+            progress.step = step
     log.info(
         "action.applied",
         service=key.service.value,
         region=key.region,
-        operation=Step.ACCEPT.operation,
-        step=Step.ACCEPT.value,
+        operation=operation,
+        step=step.value,
         accounts=len(account_ids),
         failed=sum(1 for _, _, failure in outcomes if failure is not None),
     )
@@ -319,25 +273,17 @@ def _invitations_sent(
     return ready
 
 
-def _past(step: Step) -> str:
-    return {
-        Step.DELETE_FOR_REPAIR: "deleted (to re-create)",
-        Step.CREATE: "created",
-        Step.INVITE: "invited",
-        Step.START_MONITORING: "monitoring started",
-        Step.ACCEPT: "accepted",
-        Step.DISASSOCIATE: "disassociated",
-        Step.DELETE: "deleted",
-    }[step]
-
-
-def _create(
-    port: MemberPort, members: Sequence[DesiredMember], application: ShardApplication
+def _confirming_conflicts(
+    call: PortCall,
+    port: MemberPort,
+    members: Sequence[DesiredMember],
+    settings: ServiceSettings,
 ) -> list[UnprocessedAccount]:
+    """``call``, checking a 409 rather than trusting it (Security Hub's CreateMembers)."""
     try:
-        return port.create_members(members)
+        return call(port, members, settings)
     except ConflictError:
-        # 409: some of the batch already exist. Ask which, then create only the others, once.
+        # 409: some of the batch already exist. Ask which, then send only the others, once.
         found, _ = port.get_members([member.account_id for member in members])
         present = {member.account_id for member in found}
         confirmed = [
@@ -348,7 +294,7 @@ def _create(
         if not remaining:
             return confirmed
         try:
-            return confirmed + port.create_members(remaining)
+            return confirmed + call(port, remaining, settings)
         except AwsError as exc:
             return confirmed + [
                 UnprocessedAccount(member.account_id, f"retry after 409 failed: {exc}")

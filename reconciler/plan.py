@@ -19,6 +19,9 @@ Rules, per shard, in the order the steps run:
    is, or is about to be, invited; one account per action;
 6. ``disassociate`` then ``delete`` (prune, opt-in): members AWS has and the manifest does not.
 
+What each step calls, how it reads and what it must leave behind is declared once, in
+``reconciler.steps``; this module decides only which accounts each step gets.
+
 Batch steps carry at most 50 accounts (both services' limit). Nothing is planned for a blocked
 shard. The whole plan is refused, before any mutating call, when it would push a shard past the
 service's member quota or prune more accounts than ``prune.maxDeletions`` allows.
@@ -31,7 +34,6 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
 from typing import TypeVar
 
 from reconciler.diff import DriftItem, ShardDiff, can_delete, diff_shard
@@ -46,6 +48,8 @@ from reconciler.model import (
     ShardKey,
     ShardObservation,
 )
+from reconciler.steps import STEPS, operation_of
+from reconciler.steps import Step as Step  # re-exported: the plan's vocabulary
 
 BATCH_SIZE = 50
 T = TypeVar("T")
@@ -59,61 +63,6 @@ QUOTAS: Mapping[tuple[Service, Mode], int] = {
 }
 
 
-class Step(StrEnum):
-    """One kind of action; the declaration order is the execution order within a shard."""
-
-    DELETE_FOR_REPAIR = "delete-for-repair"
-    CREATE = "create"
-    INVITE = "invite"
-    START_MONITORING = "start-monitoring"
-    ACCEPT = "accept"
-    DISASSOCIATE = "disassociate"
-    DELETE = "delete"
-
-    @property
-    def operation(self) -> str:
-        """The AWS API operation the step calls."""
-        return _STEP_OPERATION[self]
-
-    @property
-    def order(self) -> int:
-        return _STEP_ORDER[self]
-
-    @property
-    def symbol(self) -> str:
-        return _STEP_SYMBOL[self]
-
-    @property
-    def member_side(self) -> bool:
-        """Whether the step runs in the member account (assumed role) instead of the admin's."""
-        return self is Step.ACCEPT
-
-    @property
-    def removes(self) -> bool:
-        return self in (Step.DISASSOCIATE, Step.DELETE)
-
-
-_STEP_OPERATION = {
-    Step.DELETE_FOR_REPAIR: "DeleteMembers",
-    Step.CREATE: "CreateMembers",
-    Step.INVITE: "InviteMembers",
-    Step.START_MONITORING: "StartMonitoringMembers",
-    Step.ACCEPT: "AcceptAdministratorInvitation",
-    Step.DISASSOCIATE: "DisassociateMembers",
-    Step.DELETE: "DeleteMembers",
-}
-_STEP_ORDER = {step: index for index, step in enumerate(Step)}
-_STEP_SYMBOL = {
-    Step.DELETE_FOR_REPAIR: "±",
-    Step.CREATE: "+",
-    Step.INVITE: "~",
-    Step.START_MONITORING: "~",
-    Step.ACCEPT: "~",
-    Step.DISASSOCIATE: "-",
-    Step.DELETE: "-",
-}
-
-
 @dataclass(frozen=True, slots=True)
 class Action:
     """One API call of the plan: a step on at most 50 accounts of one shard."""
@@ -124,7 +73,7 @@ class Action:
 
     @property
     def operation(self) -> str:
-        return self.step.operation
+        return operation_of(self.step, self.key.service)
 
     @property
     def account_ids(self) -> tuple[str, ...]:
@@ -294,7 +243,7 @@ def _shard_actions(
     yield from _batched(key, Step.DELETE_FOR_REPAIR, desired_of(difference.recreate))
     yield from _batched(key, Step.CREATE, desired_of([*difference.missing, *difference.recreate]))
     invitees: list[str] = []
-    if mode is Mode.INVITATION:
+    if mode in STEPS[Step.INVITE].modes:
         invitees = [
             *difference.missing,
             *difference.recreate,
@@ -303,7 +252,7 @@ def _shard_actions(
         ]
         yield from _batched(key, Step.INVITE, desired_of(invitees))
     yield from _batched(key, Step.START_MONITORING, desired_of(difference.stopped))
-    if mode is Mode.INVITATION and settings.accept is not None:
+    if mode in STEPS[Step.ACCEPT].modes and settings.accept is not None:
         for account in sorted({*invitees, *difference.awaiting_acceptance}):
             yield Action(key, Step.ACCEPT, (wanted[account],))
     yield from _batched(key, Step.DISASSOCIATE, observed_of(difference.prune))

@@ -22,8 +22,9 @@ from typing import Any, ClassVar
 from reconciler.diff import DriftItem, DriftKind
 from reconciler.model import ShardKey
 from reconciler.pipeline import RunReport, RunStatus
-from reconciler.plan import Action, Plan, Refusal, Step
+from reconciler.plan import Action, Plan, Refusal
 from reconciler.redact import clean
+from reconciler.steps import Step, counted
 from reconciler.verify import Outcome
 
 JSON_VERSION = 1
@@ -41,12 +42,8 @@ def summary(report: RunReport, extra: Mapping[str, Any] | None = None) -> dict[s
         "shards": len(plan.shards),
         "blocked_shards": len(plan.blocked),
         "actions": len(plan.actions),
-        "to_create": per_step[Step.CREATE],
-        "to_invite": per_step[Step.INVITE],
-        "to_repair": per_step[Step.DELETE_FOR_REPAIR],
-        "to_restart": per_step[Step.START_MONITORING],
-        "to_accept": per_step[Step.ACCEPT],
-        "to_remove": per_step[Step.DISASSOCIATE],
+        # to_create, to_invite, ...: each step's count, as the step table declares it.
+        **{count.key: per_step[step] for count, step in counted()},
         "drift": sum(1 for item in plan.drift if item.kind not in PLANNED_KINDS),
         "blocking_drift": len(plan.blocking_drift),
         "desired_members": sum(shard.desired for shard in plan.shards),
@@ -341,15 +338,11 @@ class _Painter:
 
 
 def _plan_sentence(counts: Mapping[str, Any], *, calls: int) -> str:
-    parts = [f"{counts['to_create']} to create", f"{counts['to_invite']} to invite"]
-    for key, words in (
-        ("to_repair", "to re-create"),
-        ("to_restart", "to restart"),
-        ("to_accept", "to accept"),
-        ("to_remove", "to remove"),
-    ):
-        if counts[key]:
-            parts.append(f"{counts[key]} {words}")
+    parts = [
+        f"{counts[count.key]} {count.words}"
+        for count, _ in counted()
+        if count.always or counts[count.key]
+    ]
     blocked = counts["blocked_shards"]
     return (
         f"{', '.join(parts)} ({calls} action{'s' if calls != 1 else ''}), {counts['drift']} "

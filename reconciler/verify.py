@@ -5,12 +5,13 @@ one :class:`AccountResult` per touched account. GetMembers is called on the acco
 did not already give up on, in batches of at most 50 (GuardDuty's limit, which Security Hub
 also honours).
 
-What "intended" means is recorded by the applier per account: created or invited, a status the
-mode accepts (organization mode: Enabled; invitation mode: Invited, EmailVerificationInProgress
-or Enabled); accepted or restarted: Enabled; deleted: gone; disassociated: Removed or gone. An
-account that does not match is a failure of the run, named with its status;
-EmailVerificationFailed gets its cause spelled out, since it is the first thing users of the
-peer scripts get stuck on. A GuardDuty member still in email verification
+What "intended" means is declared per step (``reconciler.steps``, each step's ``after``) and
+read here for the last step the applier recorded as done on the account: created or invited, a
+status the mode accepts (organization mode: Enabled; invitation mode: Invited,
+EmailVerificationInProgress or Enabled); accepted or restarted: Enabled; deleted: gone;
+disassociated: Removed or gone. An account that does not match is a failure of the run, named
+with its status; EmailVerificationFailed gets its cause spelled out, since it is the first thing
+users of the peer scripts get stuck on. A GuardDuty member still in email verification
 (EmailVerificationInProgress) right after its invitation is read again until the verification
 settles (``reconciler.invitations``), so a failed one is named by the run that invited it."""
 
@@ -24,9 +25,10 @@ import structlog
 from reconciler.apply import AccountProgress, ShardApplication
 from reconciler.errors import AwsError
 from reconciler.invitations import VERIFICATION_FAILED, settle
-from reconciler.model import MemberStatus, ObservedMember, ShardKey
+from reconciler.model import MemberStatus, Mode, ObservedMember, ShardKey
 from reconciler.plan import BATCH_SIZE, batched
 from reconciler.ports import MemberPort
+from reconciler.steps import NOTHING_DONE
 
 log = structlog.get_logger("reconciler.verify")
 
@@ -85,7 +87,14 @@ def verify_shard(
         calls += more
         by_account.update(settled)
     for account_id in readable:
-        results.append(_judge(key, application.accounts[account_id], by_account.get(account_id)))
+        results.append(
+            _judge(
+                key,
+                application.accounts[account_id],
+                by_account.get(account_id),
+                application.mode,
+            )
+        )
     results.sort(key=lambda result: result.account_id)
     failed = sum(1 for result in results if result.outcome is Outcome.FAILED)
     log.info(
@@ -99,21 +108,22 @@ def verify_shard(
 
 
 def _judge(
-    key: ShardKey, progress: AccountProgress, member: ObservedMember | None
+    key: ShardKey, progress: AccountProgress, member: ObservedMember | None, mode: Mode
 ) -> AccountResult:
     done = ", ".join(progress.done)
     account_id = progress.account_id
+    after = progress.step.spec.after if progress.step is not None else NOTHING_DONE
+    expect = after.statuses_in(mode)
     if member is None:
-        if progress.absent_ok:
+        if after.absent_ok:
             return AccountResult(key, account_id, Outcome.CONVERGED, done, None)
         return AccountResult(
             key, account_id, Outcome.FAILED, f"{done}, but not a member afterwards"
         )
-    if progress.expect is not None and member.status in progress.expect:
+    if expect is not None and member.status in expect:
         return AccountResult(key, account_id, Outcome.CONVERGED, done, member.raw_status)
-    return AccountResult(
-        key, account_id, Outcome.FAILED, _explain(member, progress.expect), member.raw_status
-    )
+    reason = _explain(member, expect)
+    return AccountResult(key, account_id, Outcome.FAILED, reason, member.raw_status)
 
 
 def _explain(member: ObservedMember, expected: frozenset[MemberStatus] | None) -> str:
