@@ -323,6 +323,10 @@ _WHY_OPTION = {
     "read_only": "it narrows the IAM policy --iam-policy prints",
     "sandbox_save": "it writes the state of the sandbox --sandbox started",
 }
+# Options that only work with another option (whatever the mode): dest → (its dest, option).
+_NEEDS: dict[str, tuple[str, str]] = {
+    "sandbox_save": ("sandbox", "--sandbox"),
+}
 _WHY_MODE = {
     _PLAN: "--plan applies exactly the saved plan, with its own services and regions",
     _VALIDATE: "--validate only checks the manifest and makes no AWS call",
@@ -342,8 +346,9 @@ def _check_options(args: argparse.Namespace) -> None:
                 raise UsageError(f"{option} needs {needed}: {_WHY_OPTION.get(dest, '')}")
             why = _WHY_OPTION.get(dest) or _WHY_MODE[mode]
             raise UsageError(f"{option} does not go with {_MODE_OPTION[mode]}: {why}")
-    if "sandbox_save" in given and "sandbox" not in given:
-        raise UsageError(f"--sandbox-save needs --sandbox: {_WHY_OPTION['sandbox_save']}")
+    for dest, (needed, needed_option) in _NEEDS.items():
+        if dest in given and needed not in given:
+            raise UsageError(f"{given[dest]} needs {needed_option}: {_WHY_OPTION[dest]}")
 
 
 def parse_invocation(argv: Sequence[str] | None = None) -> argparse.Namespace:

@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import ast
 import itertools
+import subprocess
+import sys
 import tomllib
 from functools import cache
 from pathlib import Path
@@ -156,3 +158,22 @@ def _names_sandbox(node: ast.Import | ast.ImportFrom) -> bool:
     if isinstance(node, ast.ImportFrom):
         names = [node.module or "", *(f"{node.module}.{name}" for name in names)]
     return any(is_sandbox(name) for name in names)
+
+
+def test_parsing_loads_no_aws_library() -> None:
+    # The composition root imports the adapters inside the functions that wire them, so that
+    # `reconcile --help` and a refused invocation stay fast and never load boto3.
+    probe = (
+        "import sys\n"
+        "from reconciler import cli\n"
+        "assert cli.main(['--validate', '--dry-run']) == cli.EXIT_INVALID\n"
+        "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore'))\n"
+        "loaded += sorted(m for m in sys.modules if m.startswith(('reconciler.aws', "
+        "'reconciler.sandbox')))\n"
+        "print(loaded)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert done.stdout == "[]\n"
+    assert "--validate" in done.stderr  # refused, as exit 3, naming the options
