@@ -3,7 +3,7 @@
 Run as a child process against the same sandbox as the measured run (``python -m
 benchmarks.phases MANIFEST RATE``); prints one JSON object on stdout, phase → CPU seconds
 (all threads, ``time.process_time``). The steps are the ones ``reconcile --dry-run`` takes, in
-its order and through the same functions (``reconciler.cli`` builds the same objects); only
+its order and through the same functions (``reconciler.compose`` builds the same objects); only
 the argument parsing and the final log event are left out. It exists to split the table's
 single CPU figure into what talking to AWS costs and what planning costs, since the first
 grows with the number of calls, which no client-side work can lower below the bound.

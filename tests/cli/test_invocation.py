@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import cli
+from reconciler import cli, compose
 
 EXAMPLE = str(Path(__file__).resolve().parents[2] / "manifests" / "example.yaml")
 
@@ -159,7 +159,7 @@ def test_rate_value_errors_speak_the_tools_words(
 
 def test_rates_are_parsed_into_the_limiter_type() -> None:
     args = cli.parse_invocation(["--rate", "guardduty=2.5/5", "--rate", "securityhub=4"])
-    rates = cli._parse_rates(args.rate, lambda **kw: kw)
+    rates = compose._parse_rates(args.rate, lambda **kw: kw)
     assert rates == {
         "guardduty": {"per_second": 2.5, "burst": 5},
         "securityhub": {"per_second": 4.0, "burst": 4},
