@@ -43,7 +43,7 @@ from benchmarks.scenarios import (
     build_state,
     write_manifest,
 )
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 
 #: ``reconcile`` exits 0 when converged; D runs with ``--detailed-exitcode``, so 2 (changes
 #: pending) proves it saw the missing members.

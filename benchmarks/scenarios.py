@@ -17,7 +17,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from reconciler.sandbox import SandboxState
+from reconciler_sandbox import SandboxState
 
 ADMIN = "111111111111"
 MANAGEMENT = "999999999999"

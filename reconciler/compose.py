@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 import structlog
 
-from reconciler import logs
+from reconciler import logs, sandboxing
 from reconciler.errors import ManifestError, OutputError, UsageError
 from reconciler.model import DesiredState, Service
 from reconciler.options import MANIFEST_ENV
@@ -287,20 +287,13 @@ def sandbox_session(args: argparse.Namespace) -> Iterator[tuple[str, str, str]]:
     asked for goes through this function, so the sandbox can live in a distribution of its
     own and be reached through one entry point.
     """
-    from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState, SandboxStateError
-
-    try:
-        state = SandboxState.load(args.sandbox)
-    except SandboxStateError as exc:
-        raise UsageError(f"--sandbox: {exc}") from None
-    with Sandbox(state, SandboxOptions(), host="127.0.0.1", port=0) as sandbox:
-        sandbox.start()
+    with sandboxing.embedded(args.sandbox) as sandbox:
         access_key, secret_key = sandbox.credentials
         log.info("sandbox.started", endpoint=sandbox.endpoint_url, state=args.sandbox)
         yield access_key, secret_key, sandbox.endpoint_url
         if args.sandbox_save:
             try:
-                sandbox.state.save(args.sandbox_save)
+                sandbox.save(args.sandbox_save)
             except OSError as exc:
                 raise OutputError(
                     f"--sandbox-save {args.sandbox_save}: could not write it: {exc.strerror}"

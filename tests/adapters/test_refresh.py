@@ -30,7 +30,7 @@ from reconciler.aws.session import (
     refresh_windows,
 )
 from reconciler.errors import PermanentAwsError
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.cli.conftest import ADMIN, MANAGEMENT, world
 from tests.reliability.harness import onboarding_manifest, onboarding_world, write_yaml
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 from reconciler import cli
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 
 ADMIN = "111111111111"
 MANAGEMENT = "999999999999"

@@ -23,7 +23,7 @@ import yaml
 
 from reconciler import cli, outputs
 from reconciler.errors import OutputError
-from reconciler.sandbox import SandboxState
+from reconciler_sandbox import SandboxState
 from tests.cli.conftest import Bed, manifest, org_account, world
 
 MEMBERS = [org_account(i) for i in range(2)]

@@ -27,12 +27,14 @@ import sys
 import sysconfig
 import tempfile
 import tomllib
+import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.container import dockerfile as df
 
 VENV_IN_IMAGE = "/opt/reconciler"
@@ -258,11 +260,33 @@ def _as_image_user(
     )
 
 
-def _entrypoint(image: Image, *args: str) -> subprocess.CompletedProcess[str]:
+def _entrypoint(
+    image: Image, *args: str, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     """Run the image's entrypoint with args, as its USER, in its read-only working directory."""
     program = shutil.which(image.entrypoint[0], path=image.env["PATH"])
     assert program == str(image.venv / "bin" / image.entrypoint[0]), program
-    return _as_image_user(image, [program, *image.entrypoint[1:], *args])
+    return _as_image_user(image, [program, *image.entrypoint[1:], *args], env)
+
+
+@pytest.fixture
+def aws_endpoint(image: Image) -> Iterator[dict[str, str]]:
+    """The image's environment pointed at a sandbox served from outside the image.
+
+    The image has no sandbox (it is a distribution of its own): the tests serve one from their
+    own environment, the way a user would point the image at any AWS-compatible endpoint.
+    """
+    state = SandboxState.load(df.REPO / "manifests" / "sandbox-state.yaml")
+    with Sandbox(state, SandboxOptions(), host="127.0.0.1", port=0) as sandbox:
+        sandbox.start()
+        key, secret = sandbox.credentials
+        yield {
+            **image.env,
+            "AWS_ENDPOINT_URL": sandbox.endpoint_url,
+            "AWS_ACCESS_KEY_ID": key,
+            "AWS_SECRET_ACCESS_KEY": secret,
+            "AWS_DEFAULT_REGION": "us-east-1",
+        }
 
 
 def test_the_image_has_the_locked_dependencies_and_the_wheel_not_the_checkout(image: Image) -> None:
@@ -353,7 +377,9 @@ def test_the_entrypoint_prints_its_help(image: Image) -> None:
     assert "--dry-run" in done.stdout
 
 
-def test_a_dry_run_reads_the_manifest_from_the_env_and_writes_nothing(image: Image) -> None:
+def test_a_dry_run_reads_the_manifest_from_the_env_and_writes_nothing(
+    image: Image, aws_endpoint: dict[str, str]
+) -> None:
     before = _snapshot(image.venv, image.config)
     done = _entrypoint(
         image,
@@ -361,10 +387,9 @@ def test_a_dry_run_reads_the_manifest_from_the_env_and_writes_nothing(image: Ima
         "--detailed-exitcode",
         "--output",
         "json",
-        "--sandbox",
-        "sandbox-state.yaml",
         "--log-format",
         "json",
+        env=aws_endpoint,
     )
     assert done.returncode == 2, f"changes pending expected\n{done.stdout}\n{done.stderr}"
     document = json.loads(done.stdout)
@@ -377,17 +402,51 @@ def test_a_dry_run_reads_the_manifest_from_the_env_and_writes_nothing(image: Ima
     assert _snapshot(image.venv, image.config) == before, "the run wrote to the filesystem"
 
 
-def test_an_apply_converges_and_writes_nothing(image: Image) -> None:
+def test_an_apply_converges_and_writes_nothing(image: Image, aws_endpoint: dict[str, str]) -> None:
     before = _snapshot(image.venv, image.config)
-    done = _entrypoint(
-        image, "--output", "json", "--sandbox", "sandbox-state.yaml", "--log-format", "json"
-    )
+    done = _entrypoint(image, "--output", "json", "--log-format", "json", env=aws_endpoint)
     assert done.returncode == 0, f"{done.stdout}\n{done.stderr}"
     summary = json.loads(done.stdout)["summary"]
     assert summary["status"] == "converged"
     assert summary["failed"] == 0
     assert summary["converged"] > 0
     assert _snapshot(image.venv, image.config) == before, "the run wrote to the filesystem"
+
+
+def test_the_wheel_holds_the_product_and_no_sandbox(image: Image) -> None:
+    (wheel,) = (image.root / "build" / "dist").glob("reconciler-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        entry_points = next(
+            archive.read(n).decode() for n in names if n.endswith(".dist-info/entry_points.txt")
+        )
+    tops = {name.split("/")[0] for name in names}
+    assert tops == {"reconciler", wheel.name.split("-py3")[0] + ".dist-info"}, tops
+    assert "reconciler/cli.py" in names
+    assert "reconciler/aws/session.py" in names
+    assert not [n for n in names if n.split("/")[1:2] == ["sandbox"] or "reconciler_sandbox" in n]
+    assert not [n for n in names if n.endswith(("/server.py", "/wire.py"))]
+    assert "reconcile-sandbox" not in entry_points
+    assert "reconcile = reconciler.cli:main" in entry_points
+
+
+def test_the_image_has_no_sandbox_and_says_how_to_get_one(image: Image) -> None:
+    python = image.venv / "bin" / "python"
+    found = _run(
+        [str(python), "-c", "import importlib.util as u; print(u.find_spec('reconciler_sandbox'))"],
+        cwd=image.config,
+        env=image.env,
+        timeout=60,
+    )
+    assert found.stdout.strip() == "None", found.stdout
+    assert not (image.venv / "bin" / "reconcile-sandbox").exists()
+    done = _entrypoint(image, "--dry-run", "--sandbox", "sandbox-state.yaml")
+    assert done.returncode == 3, done.stderr
+    assert done.stderr.strip() == (
+        "reconcile: error: --sandbox: the sandbox is not installed; pip install -e ./sandbox "
+        "(the reconciler-sandbox distribution of this repository)"
+    )
+    assert done.stdout == ""
 
 
 def test_a_missing_manifest_is_a_clear_error(image: Image) -> None:

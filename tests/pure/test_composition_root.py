@@ -45,16 +45,18 @@ PIPELINE_LAYERS: list[set[str]] = [
 
 @cache
 def graph() -> grimp.ImportGraph:
-    return grimp.build_graph("reconciler", include_external_packages=True, cache_dir=None)
+    return grimp.build_graph(
+        "reconciler", "reconciler_sandbox", include_external_packages=True, cache_dir=None
+    )
 
 
 def is_sandbox(module: str) -> bool:
-    return any("sandbox" in part for part in module.split("."))
+    return module.split(".")[0] == "reconciler_sandbox"
 
 
 def product_modules() -> set[str]:
-    """The product's modules: the package, without the sandbox while it still lives inside."""
-    return {m for m in graph().modules if m.startswith("reconciler") and not is_sandbox(m)}
+    """The product's modules: the reconciler package (the sandbox is a distribution of its own)."""
+    return {m for m in graph().modules if m.split(".")[0] == "reconciler"}
 
 
 def importers_of(package: str) -> set[str]:
@@ -124,40 +126,45 @@ def test_pyproject_declares_the_pipeline_layers_in_the_issues_order() -> None:
 def test_the_layers_contract_places_every_module_of_the_package() -> None:
     contract = layers_contract()
     assert contract["exhaustive"] is True
-    # Only the sandbox (independent of the product, leaving the package) is left out.
-    assert set(contract.get("exhaustive_ignores", [])) <= {"sandbox"}
+    # Nothing is left out: the sandbox is no longer inside the package.
+    assert contract.get("exhaustive_ignores", []) == []
 
 
-def test_the_product_reaches_the_sandbox_through_one_function() -> None:
-    importers = {
+def test_no_product_module_imports_the_sandbox_and_the_sandbox_imports_no_product_module() -> None:
+    product_importing_sandbox = {
         importer
         for importer in product_modules()
         for imported in graph().find_modules_directly_imported_by(importer)
         if is_sandbox(imported)
     }
-    assert importers <= {"reconciler.compose"}
-    tree = ast.parse((PACKAGE / "compose.py").read_text(encoding="utf-8"))
-    functions_importing_it = {
-        function.name
-        for function in ast.walk(tree)
-        if isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef)
-        for node in ast.walk(function)
-        if isinstance(node, ast.Import | ast.ImportFrom) and _names_sandbox(node)
+    assert product_importing_sandbox == set()
+    sandbox_importing_product = {
+        (importer, imported)
+        for importer in graph().modules
+        if is_sandbox(importer)
+        for imported in graph().find_modules_directly_imported_by(importer)
+        if imported.split(".")[0] == "reconciler"
     }
-    module_level = [
-        node
-        for node in tree.body
-        if isinstance(node, ast.Import | ast.ImportFrom) and _names_sandbox(node)
-    ]
-    assert module_level == []
-    assert functions_importing_it <= {"sandbox_session"}
+    assert sandbox_importing_product == set()
 
 
-def _names_sandbox(node: ast.Import | ast.ImportFrom) -> bool:
-    names = [alias.name for alias in node.names]
-    if isinstance(node, ast.ImportFrom):
-        names = [node.module or "", *(f"{node.module}.{name}" for name in names)]
-    return any(is_sandbox(name) for name in names)
+def test_the_product_reaches_the_sandbox_through_one_function() -> None:
+    """compose.sandbox_session is the one caller of the entry-point lookup (sandboxing)."""
+    callers = set()
+    for path in PACKAGE.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for function in ast.walk(tree):
+            if not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):
+                continue
+            for node in ast.walk(function):
+                if (
+                    isinstance(node, ast.Attribute)
+                    and isinstance(node.value, ast.Name)
+                    and node.value.id == "sandboxing"
+                ):
+                    callers.add(f"{path.stem}.{function.name}")
+    assert callers == {"compose.sandbox_session"}
+    assert importers_of("reconciler.sandboxing") == {"reconciler.compose"}
 
 
 def test_parsing_loads_no_aws_library() -> None:
@@ -169,7 +176,7 @@ def test_parsing_loads_no_aws_library() -> None:
         "assert cli.main(['--validate', '--dry-run']) == cli.EXIT_INVALID\n"
         "loaded = sorted(m for m in sys.modules if m.split('.')[0] in ('boto3', 'botocore'))\n"
         "loaded += sorted(m for m in sys.modules if m.startswith(('reconciler.aws', "
-        "'reconciler.sandbox')))\n"
+        "'reconciler_sandbox')))\n"
         "print(loaded)\n"
     )
     done = subprocess.run(

@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.sandbox import Sandbox
+from reconciler_sandbox import Sandbox
 from tests.cli.conftest import ADMIN, manifest, root_email, world
 from tests.conftest import FAKE_ENV, UNSET
 

@@ -8,7 +8,7 @@ third no hub in the other). An uninterrupted run makes K mutating GuardDuty / Se
 k in 1..K the reconciler, a real process, is SIGKILLed right after its k-th mutating call took
 effect, and then run again to completion.
 
-The kill point is deterministic: the sandbox's :meth:`~reconciler.sandbox.Sandbox.hold_after`
+The kill point is deterministic: the sandbox's :meth:`~reconciler_sandbox.Sandbox.hold_after`
 counts mutating requests as they are applied and, once the k-th has been, holds every further
 request (the k-th's own response included); the test sees the hold trip, SIGKILLs the process,
 then stops that endpoint with the hold still tripped, so whatever the dead process had sent
@@ -49,7 +49,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.reliability.conftest import report
 from tests.reliability.harness import (
     MEMBER_SERVICES,

@@ -30,7 +30,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.reliability.conftest import report
 from tests.reliability.harness import (
     Completed,

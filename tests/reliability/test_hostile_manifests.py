@@ -29,7 +29,7 @@ import yaml
 
 from reconciler import cli
 from reconciler.manifest import MAX_FILE_BYTES
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.reliability.conftest import report
 from tests.reliability.harness import (
     cli_env,

@@ -18,7 +18,7 @@ import botocore.config
 import botocore.exceptions
 import pytest
 
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.cli.conftest import ADMIN
 from tests.reliability.harness import onboarding_world
 

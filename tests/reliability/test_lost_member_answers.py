@@ -4,7 +4,7 @@ A member account with nothing enabled, invited by GuardDuty and Security Hub wit
 configured (``createMemberDetector: true``): accepting makes four writes as the member,
 CreateDetector and AcceptAdministratorInvitation (GuardDuty), EnableSecurityHub and
 AcceptAdministratorInvitation (Security Hub). For each of them, the sandbox applies it and then
-loses its answer (:meth:`~reconciler.sandbox.Sandbox.hold_after` on that call, then
+loses its answer (:meth:`~reconciler_sandbox.Sandbox.hold_after` on that call, then
 ``clear_hold``: the response is dropped, the connection cut), which is what a read timeout or a
 cut connection does in AWS. botocore retries; the retry finds the work done ("a detector already
 exists", 409 "already subscribed", "invitationId is not valid"). The run must still exit 0 with
@@ -22,7 +22,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.cli.conftest import manifest, world
 from tests.reliability.harness import (
     ACCEPT_ROLE,

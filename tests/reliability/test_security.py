@@ -23,7 +23,7 @@ import reconciler
 from reconciler.errors import ManifestError
 from reconciler.manifest import load_manifest
 from reconciler.model import RegionCatalog
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState, SandboxStateError
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState, SandboxStateError
 from tests.cli.conftest import ADMIN, root_email
 from tests.reliability.harness import (
     dry_run_problems,

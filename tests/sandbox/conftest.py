@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 
 REPO = Path(__file__).resolve().parents[2]
 QUICKSTART_STATE = REPO / "manifests" / "sandbox-state.yaml"

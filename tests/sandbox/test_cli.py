@@ -14,8 +14,8 @@ import boto3
 import pytest
 from botocore.config import Config
 
-from reconciler.sandbox import Sandbox, SandboxState
-from reconciler.sandbox.cli import main
+from reconciler_sandbox import Sandbox, SandboxState
+from reconciler_sandbox.cli import main
 from tests.sandbox.conftest import ADMIN, EXTERNAL, QUICKSTART_STATE, REPO
 
 STARTED = re.compile(
@@ -28,7 +28,7 @@ STARTED = re.compile(
 def _spawn(*args: str) -> subprocess.Popen[str]:
     env = dict(os.environ, PYTHONPATH=str(REPO))
     return subprocess.Popen(
-        [sys.executable, "-m", "reconciler.sandbox", *args],
+        [sys.executable, "-m", "reconciler_sandbox", *args],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

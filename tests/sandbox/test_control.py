@@ -13,8 +13,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError, ConnectionClosedError, ReadTimeoutError
 
-from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
-from reconciler.sandbox.control import FaultInjector, Throttle, TokenBucket
+from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox.control import FaultInjector, Throttle, TokenBucket
 from tests.sandbox.conftest import (
     ADMIN,
     ClientFactory,

@@ -15,8 +15,8 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import SandboxState, SandboxStateError
-from reconciler.sandbox.cli import build_parser
+from reconciler_sandbox import SandboxState, SandboxStateError
+from reconciler_sandbox.cli import build_parser
 from tests.sandbox.conftest import (
     ADMIN,
     EXTERNAL,

@@ -6,7 +6,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from reconciler.sandbox import Sandbox, SandboxState
+from reconciler_sandbox import Sandbox, SandboxState
 from tests.sandbox.conftest import (
     ADMIN,
     EXTERNAL,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from reconciler.sandbox import Sandbox
+from reconciler_sandbox import Sandbox
 from tests.sandbox.conftest import ADMIN, Assume, ClientFactory, detector
 
 GD_STATUSES = [

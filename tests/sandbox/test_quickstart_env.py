@@ -33,7 +33,7 @@ print(len(guardduty.list_detectors()["DetectorIds"]))
 
 
 def printed_environment() -> tuple[subprocess.Popen[str], dict[str, str]]:
-    command = [sys.executable, "-m", "reconciler.sandbox", "--state", str(QUICKSTART_STATE)]
+    command = [sys.executable, "-m", "reconciler_sandbox", "--state", str(QUICKSTART_STATE)]
     process = subprocess.Popen(
         [*command, "--port", "0"],
         stdout=subprocess.PIPE,

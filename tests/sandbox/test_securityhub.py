@@ -7,7 +7,7 @@ from datetime import datetime
 import pytest
 from botocore.exceptions import ClientError
 
-from reconciler.sandbox import Sandbox
+from reconciler_sandbox import Sandbox
 from tests.sandbox.conftest import ADMIN, EXTERNAL, MANAGEMENT, Assume, ClientFactory, error_of
 
 

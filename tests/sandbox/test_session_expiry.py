@@ -18,8 +18,8 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from reconciler.sandbox import Sandbox, SandboxOptions
-from reconciler.sandbox.cli import build_parser
+from reconciler_sandbox import Sandbox, SandboxOptions
+from reconciler_sandbox.cli import build_parser
 from tests.sandbox.conftest import (
     ADMIN,
     EXTERNAL,

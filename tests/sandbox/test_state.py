@@ -9,7 +9,7 @@ import boto3
 import pytest
 import yaml
 
-from reconciler.sandbox import SandboxState, SandboxStateError
+from reconciler_sandbox import SandboxState, SandboxStateError
 from tests.sandbox.conftest import (
     ADMIN,
     EXTERNAL,

@@ -15,7 +15,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
-from reconciler.sandbox import Sandbox
+from reconciler_sandbox import Sandbox
 from tests.sandbox.conftest import (
     ADMIN,
     EXTERNAL,

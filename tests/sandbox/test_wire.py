@@ -15,8 +15,8 @@ from botocore.model import ListShape, MapShape, OperationModel, Shape, Structure
 from botocore.parsers import create_parser
 from botocore.serialize import create_serializer
 
-from reconciler.sandbox import Sandbox
-from reconciler.sandbox.wire import (
+from reconciler_sandbox import Sandbox
+from reconciler_sandbox.wire import (
     Issue,
     JsonProtocol,
     Protocol,

@@ -36,14 +36,14 @@ import botocore.exceptions
 import botocore.session
 from botocore.model import ServiceModel
 
-from reconciler.sandbox import guardduty, organizations, securityhub, sts
-from reconciler.sandbox.context import (
+from reconciler_sandbox import guardduty, organizations, securityhub, sts
+from reconciler_sandbox.context import (
     CallContext,
     CredentialStore,
     ServiceBehaviour,
     partition_of,
 )
-from reconciler.sandbox.control import (
+from reconciler_sandbox.control import (
     DEFAULT_BURST,
     DEFAULT_RATE,
     CallsLog,
@@ -52,8 +52,8 @@ from reconciler.sandbox.control import (
     MutationHold,
     Throttle,
 )
-from reconciler.sandbox.state import SandboxState
-from reconciler.sandbox.wire import (
+from reconciler_sandbox.state import SandboxState
+from reconciler_sandbox.wire import (
     NOT_SERVED,
     ApiError,
     InvalidRequest,

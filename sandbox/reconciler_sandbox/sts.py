@@ -12,8 +12,8 @@ from __future__ import annotations
 import hashlib
 import re
 
-from reconciler.sandbox.context import CallContext, Handler, Identity, Params, ServiceBehaviour
-from reconciler.sandbox.wire import ApiError, InvalidRequest
+from reconciler_sandbox.context import CallContext, Handler, Identity, Params, ServiceBehaviour
+from reconciler_sandbox.wire import ApiError, InvalidRequest
 
 _ROLE_ARN = re.compile(
     r"^arn:(aws|aws-cn|aws-us-gov|aws-iso|aws-iso-b|aws-iso-e|aws-iso-f|aws-eusc):iam::(\d{12}):"

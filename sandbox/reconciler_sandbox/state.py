@@ -30,8 +30,7 @@ from typing import Any
 
 import yaml
 
-from reconciler.errors import ReconcilerError
-from reconciler.sandbox.wire import iso8601, parse_time
+from reconciler_sandbox.wire import iso8601, parse_time
 
 GUARDDUTY = "guardduty"
 SECURITYHUB = "securityhub"
@@ -84,8 +83,12 @@ def _parse(text: str) -> Any:
     return yaml.load(text, Loader=_LOADER)
 
 
-class SandboxStateError(ReconcilerError):
-    """The state file (or a programmatic seed) is invalid; the message is one line."""
+class SandboxStateError(ValueError):
+    """The state file (or a programmatic seed) is invalid; the message is one line.
+
+    A ``ValueError``: the embedded entry point (:mod:`reconciler_sandbox.embedded`) promises its
+    callers nothing more specific, so that they need not import this package to catch it.
+    """
 
 
 class _FieldError(Exception):

@@ -22,8 +22,8 @@ from typing import Any
 import botocore.session
 from botocore.exceptions import UnknownRegionError
 
-from reconciler.sandbox.state import SandboxState
-from reconciler.sandbox.wire import ApiError, InvalidRequest
+from reconciler_sandbox.state import SandboxState
+from reconciler_sandbox.wire import ApiError, InvalidRequest
 
 Params = dict[str, Any]
 

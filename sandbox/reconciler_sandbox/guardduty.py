@@ -7,12 +7,12 @@ Every detector-scoped call first checks that the caller owns the detector in the
 
 from __future__ import annotations
 
-from reconciler.sandbox import membership
-from reconciler.sandbox.context import CallContext, Handler, Params, ServiceBehaviour
-from reconciler.sandbox.member_handlers import MemberApi, MemberFilter
-from reconciler.sandbox.membership import Flavor
-from reconciler.sandbox.state import ASSOCIATED, GUARDDUTY, GuardDutyRegion, Member, detector_id
-from reconciler.sandbox.wire import ApiError, InvalidRequest
+from reconciler_sandbox import membership
+from reconciler_sandbox.context import CallContext, Handler, Params, ServiceBehaviour
+from reconciler_sandbox.member_handlers import MemberApi, MemberFilter
+from reconciler_sandbox.membership import Flavor
+from reconciler_sandbox.state import ASSOCIATED, GUARDDUTY, GuardDutyRegion, Member, detector_id
+from reconciler_sandbox.wire import ApiError, InvalidRequest
 
 INVALID_VALUE = (
     "The request is rejected because an invalid or out-of-range value is specified as an "

@@ -7,17 +7,17 @@ runs first, what end-to-end tests run against, and what benchmarks measure at sc
 
 Embedded use::
 
-    from reconciler.sandbox import Sandbox, SandboxOptions, SandboxState
+    from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 
     with Sandbox(SandboxState.load("manifests/sandbox-state.yaml")) as sb:
         client = boto3.client("guardduty", endpoint_url=sb.endpoint_url, region_name="eu-west-1",
                               aws_access_key_id=sb.credentials[0],
                               aws_secret_access_key=sb.credentials[1])
 
-``reconcile-sandbox`` (:mod:`reconciler.sandbox.cli`) serves the same from the command line.
+``reconcile-sandbox`` (:mod:`reconciler_sandbox.cli`) serves the same from the command line.
 """
 
-from reconciler.sandbox.server import Sandbox, SandboxOptions
-from reconciler.sandbox.state import SandboxState, SandboxStateError
+from reconciler_sandbox.server import Sandbox, SandboxOptions
+from reconciler_sandbox.state import SandboxState, SandboxStateError
 
 __all__ = ["Sandbox", "SandboxOptions", "SandboxState", "SandboxStateError"]

@@ -8,12 +8,12 @@ over its quotas as a whole with 429 ``LimitExceededException``.
 
 from __future__ import annotations
 
-from reconciler.sandbox import membership
-from reconciler.sandbox.context import CallContext, Handler, Params, ServiceBehaviour
-from reconciler.sandbox.member_handlers import MemberApi, MemberFilter
-from reconciler.sandbox.membership import Flavor
-from reconciler.sandbox.state import SECURITYHUB, Member, SecurityHubRegion
-from reconciler.sandbox.wire import ApiError, InvalidRequest
+from reconciler_sandbox import membership
+from reconciler_sandbox.context import CallContext, Handler, Params, ServiceBehaviour
+from reconciler_sandbox.member_handlers import MemberApi, MemberFilter
+from reconciler_sandbox.membership import Flavor
+from reconciler_sandbox.state import SECURITYHUB, Member, SecurityHubRegion
+from reconciler_sandbox.wire import ApiError, InvalidRequest
 
 
 def invalid_input(message: str, detail: str | None = None) -> ApiError:

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from reconciler.sandbox.state import (
+from reconciler_sandbox.state import (
     ASSOCIATED,
     GUARDDUTY,
     SECURITYHUB,
@@ -26,7 +26,7 @@ from reconciler.sandbox.state import (
     invitation_id,
     replace_member,
 )
-from reconciler.sandbox.wire import ApiError
+from reconciler_sandbox.wire import ApiError
 
 Unprocessed = list[tuple[str, str]]
 

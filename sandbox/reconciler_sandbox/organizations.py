@@ -10,15 +10,15 @@ retired on 9 September 2026, is not sent.
 
 from __future__ import annotations
 
-from reconciler.sandbox.context import (
+from reconciler_sandbox.context import (
     CallContext,
     Handler,
     Params,
     ServiceBehaviour,
     paginate_keys,
 )
-from reconciler.sandbox.state import OrgAccount, Organization
-from reconciler.sandbox.wire import ApiError, InvalidRequest
+from reconciler_sandbox.state import OrgAccount, Organization
+from reconciler_sandbox.wire import ApiError, InvalidRequest
 
 _REASONS = {
     "required": "INPUT_REQUIRED",

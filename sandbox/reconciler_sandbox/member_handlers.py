@@ -13,8 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from reconciler.sandbox import membership
-from reconciler.sandbox.context import (
+from reconciler_sandbox import membership
+from reconciler_sandbox.context import (
     CallContext,
     Handler,
     Params,
@@ -22,9 +22,9 @@ from reconciler.sandbox.context import (
     encode_token,
     paginate_keys,
 )
-from reconciler.sandbox.membership import Flavor, Unprocessed
-from reconciler.sandbox.state import Invitation, Member, ServiceRegion, invitation_id
-from reconciler.sandbox.wire import ApiError
+from reconciler_sandbox.membership import Flavor, Unprocessed
+from reconciler_sandbox.state import Invitation, Member, ServiceRegion, invitation_id
+from reconciler_sandbox.wire import ApiError
 
 MemberFilter = Callable[[Member], bool]
 

@@ -12,8 +12,8 @@ import sys
 import threading
 from types import FrameType
 
-from reconciler.sandbox.server import Sandbox, SandboxOptions, is_loopback
-from reconciler.sandbox.state import SandboxState, SandboxStateError
+from reconciler_sandbox.server import Sandbox, SandboxOptions, is_loopback
+from reconciler_sandbox.state import SandboxState, SandboxStateError
 
 
 def _probability(text: str) -> float:
