@@ -3,9 +3,12 @@
 Per shard (service × region) with M members observed and k members to add:
 
 - prerequisite check: GuardDuty ``ListDetectors`` + ``GetDetector``; Security Hub ``DescribeHub``;
-- ``ListMembers``: max(1, ⌈M/50⌉) pages (50 is the largest page both services serve);
+  Detective ``ListGraphs``;
+- ``ListMembers``: max(1, ⌈M/P⌉) pages, P the largest page the service serves (GuardDuty and
+  Security Hub 50, Detective 200);
 - onboarding (not in dry-run): ⌈k/50⌉ ``CreateMembers`` and ⌈k/50⌉ ``GetMembers`` to verify,
-  plus ⌈k/50⌉ ``InviteMembers`` in invitation mode (50 accounts per call is the API maximum);
+  plus ⌈k/50⌉ ``InviteMembers`` in invitation mode where the service invites in a call of its own
+  (Detective's CreateMembers invites as it creates); 50 accounts per call is the API maximum;
 - once per run: ``sts GetCallerIdentity``, the identity check (not rate-limited).
 
 No correct run can make fewer: every member must be read, every missing one created (and
@@ -16,8 +19,11 @@ cannot move its own goalpost.
 Wall time: each shard's calls go through that shard's token bucket (``rate`` per second after
 an initial ``burst``), so the shard's last call cannot arrive before (calls − burst) / rate
 seconds after its first, and its answer comes at least one latency later; shards run in
-parallel, so the run's bound is the largest shard's. Without a rate limit (scenario D) the
-bound is the latency alone, and the wall ratio is not meaningful.
+parallel, so the run's bound is the largest shard's. Nor can it be shorter than the shard's
+chain of calls that each wait for the answer before them (the prerequisite, then each page of
+``ListMembers``, whose NextToken the next page needs), one latency each: that is what bounds
+a converged shard whose few calls fit in the burst (scenario F). Without a rate limit
+(scenario D) the bound is the latency alone, and the wall ratio is not meaningful.
 """
 
 from __future__ import annotations
@@ -26,10 +32,26 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 
-from benchmarks.scenarios import GUARDDUTY, INVITATION, Scenario
+from benchmarks.scenarios import DETECTIVE, GUARDDUTY, INVITATION, SECURITYHUB, Scenario
 
 PAGE = 50
 BATCH = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ServiceCalls:
+    """What a scenario's bound needs to know of a service (its facts, not the product's code)."""
+
+    prerequisite: tuple[str, ...]  # the administrator-side checks, one call each, in order
+    page: int  # ListMembers' largest page
+    invites_apart: bool  # InviteMembers is a call of its own after CreateMembers
+
+
+SERVICE_CALLS = {
+    GUARDDUTY: ServiceCalls(("ListDetectors", "GetDetector"), PAGE, invites_apart=True),
+    SECURITYHUB: ServiceCalls(("DescribeHub",), PAGE, invites_apart=True),
+    DETECTIVE: ServiceCalls(("ListGraphs",), 200, invites_apart=False),
+}
 
 #: The key of the one identity call: STS is global to the run, not to a shard.
 STS_KEY = ("sts", "-", "GetCallerIdentity")
@@ -49,16 +71,14 @@ def shard_calls(scenario: Scenario, service: str, region: str) -> Counter[CallKe
     """The fewest calls one shard needs, by operation."""
     observed = len(scenario.existing_ids())
     to_add = scenario.members - observed
+    facts = SERVICE_CALLS[service]
     calls: Counter[CallKey] = Counter()
-    if service == GUARDDUTY:
-        calls[(service, region, "ListDetectors")] = 1
-        calls[(service, region, "GetDetector")] = 1
-    else:
-        calls[(service, region, "DescribeHub")] = 1
-    calls[(service, region, "ListMembers")] = pages(observed)
+    for operation in facts.prerequisite:
+        calls[(service, region, operation)] = 1
+    calls[(service, region, "ListMembers")] = pages(observed, facts.page)
     if not scenario.dry_run and to_add:
         calls[(service, region, "CreateMembers")] = batches(to_add)
-        if scenario.mode == INVITATION:
+        if scenario.mode == INVITATION and facts.invites_apart:
             calls[(service, region, "InviteMembers")] = batches(to_add)
         calls[(service, region, "GetMembers")] = batches(to_add)
     return calls
@@ -86,14 +106,24 @@ class WallBound:
     rate_bound: bool  # False: no rate limit, the bound is the latency only
 
 
+def sequential_calls(scenario: Scenario, service: str) -> int:
+    """The calls of a shard that each need the answer before them: prerequisite, then pages."""
+    facts = SERVICE_CALLS[service]
+    return len(facts.prerequisite) + pages(len(scenario.existing_ids()), facts.page)
+
+
 def wall_bound(scenario: Scenario) -> WallBound:
-    """max over shards of (calls − burst) / rate, plus one latency."""
+    """max over shards of (calls − burst) / rate + one latency, and of its chain of latencies."""
     latency = scenario.latency_ms / 1000.0
     if scenario.rate is None:
         return WallBound(latency, rate_bound=False)
+    rate = scenario.rate
     slowest = max(
-        max(0, sum(shard_calls(scenario, service, region).values()) - scenario.burst)
-        / scenario.rate
+        max(
+            max(0, sum(shard_calls(scenario, service, region).values()) - scenario.burst) / rate
+            + latency,
+            sequential_calls(scenario, service) * latency,
+        )
         for service, region in scenario.shards
     )
-    return WallBound(slowest + latency, rate_bound=True)
+    return WallBound(slowest, rate_bound=True)

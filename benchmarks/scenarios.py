@@ -28,6 +28,8 @@ FIRST_MEMBER = 200_000_000_000
 
 GUARDDUTY = "guardduty"
 SECURITYHUB = "securityhub"
+DETECTIVE = "detective"
+LABELS = {GUARDDUTY: "GD", SECURITYHUB: "SH", DETECTIVE: "Detective"}
 ORGANIZATION = "organization"
 INVITATION = "invitation"
 
@@ -36,6 +38,22 @@ REGIONS = ("us-east-1", "eu-west-1", "us-west-2", "ap-southeast-2")
 #: The reconciler's client-side rate when the sandbox does not throttle: high enough that the
 #: client never waits, so the run measures the reconciler's own work.
 UNPACED_RATE = "100000/100000"
+
+
+#: The administrator side each service needs before members can join (the state file's words).
+READY: dict[str, dict[str, Any]] = {
+    GUARDDUTY: {"detector": "ENABLED"},
+    SECURITYHUB: {"enabled": True},
+    DETECTIVE: {"graph": True},
+}
+#: The status a member that already joined has, by mode (each service's own vocabulary).
+JOINED: dict[str, dict[str, str]] = {
+    GUARDDUTY: {ORGANIZATION: "Enabled", INVITATION: "Invited"},
+    SECURITYHUB: {ORGANIZATION: "Enabled", INVITATION: "Invited"},
+    DETECTIVE: {ORGANIZATION: "ENABLED", INVITATION: "INVITED"},
+}
+#: Services that keep no email for organization members.
+NO_ORGANIZATION_EMAIL = frozenset({SECURITYHUB})
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +106,7 @@ class Scenario:
         return UNPACED_RATE if self.rate is None else f"{self.rate:g}/{self.burst}"
 
     def describe(self) -> str:
-        services = " + ".join("GD" if s == GUARDDUTY else "SH" for s in self.services)
+        services = " + ".join(LABELS[s] for s in self.services)
         return (
             f"{self.mode} mode, {self.members:,} members × {len(self.regions)} regions × {services}"
         )
@@ -132,6 +150,23 @@ FULL: dict[str, Scenario] = {
         latency_ms=0,
         rate=None,
     ),
+    "E": Scenario(
+        "E",
+        "Detective, organization mode, onboarding from empty",
+        ORGANIZATION,
+        1_200,
+        REGIONS,
+        (DETECTIVE,),
+    ),
+    "F": Scenario(
+        "F",
+        "Detective, organization mode, converged",
+        ORGANIZATION,
+        1_200,
+        REGIONS,
+        (DETECTIVE,),
+        existing_fraction=1.0,
+    ),
 }
 
 #: Small enough to run in seconds (the CI smoke test), large enough that A still spends more
@@ -141,6 +176,8 @@ QUICK: dict[str, Scenario] = {
     "B": replace(FULL["B"], members=600),
     "C": replace(FULL["C"], members=150),
     "D": replace(FULL["D"], members=2_000),
+    "E": replace(FULL["E"], members=300),
+    "F": replace(FULL["F"], members=450),
 }
 
 #: Scales run by default in the full benchmark: B and D at ×1, ×2 and ×4 of a quarter of
@@ -151,6 +188,8 @@ DEFAULT_SCALES: dict[str, tuple[float, ...]] = {
     "B": (0.25, 0.5, 1.0),
     "C": (1.0,),
     "D": (0.25, 0.5, 1.0),
+    "E": (1.0,),
+    "F": (1.0,),
 }
 
 
@@ -179,10 +218,7 @@ def build_state(scenario: Scenario) -> SandboxState:
             ADMIN: {
                 "email": root_email(ADMIN),
                 "regions": {
-                    region: {
-                        GUARDDUTY: {"detector": "ENABLED"},
-                        SECURITYHUB: {"enabled": True},
-                    }
+                    region: {service: READY[service] for service in scenario.services}
                     for region in scenario.regions
                 },
             }
@@ -194,7 +230,7 @@ def build_state(scenario: Scenario) -> SandboxState:
             "id": ORG_ID,
             "managementAccount": MANAGEMENT,
             "rootId": ROOT_ID,
-            "delegatedAdministrators": {GUARDDUTY: ADMIN, SECURITYHUB: ADMIN},
+            "delegatedAdministrators": {service: ADMIN for service in scenario.services},
             "organizationalUnits": [{"id": OU_ID, "name": "Workloads", "parent": ROOT_ID}],
             "accounts": [
                 {"accountId": ADMIN, "email": root_email(ADMIN), "parent": ROOT_ID},
@@ -210,17 +246,15 @@ def build_state(scenario: Scenario) -> SandboxState:
     existing = scenario.existing_ids()
     if existing:
         member_type = ORGANIZATION if scenario.mode == ORGANIZATION else INVITATION
-        status = "Enabled" if scenario.mode == ORGANIZATION else "Invited"
         for service, region in scenario.shards:
             entries: list[dict[str, Any]] = []
             for account in existing:
                 entry: dict[str, Any] = {
                     "accountId": account,
-                    "status": status,
+                    "status": JOINED[service][scenario.mode],
                     "type": member_type,
                 }
-                # Security Hub keeps no email for organization members.
-                if service == GUARDDUTY or member_type == INVITATION:
+                if service not in NO_ORGANIZATION_EMAIL or member_type == INVITATION:
                     entry["email"] = root_email(account)
                 entries.append(entry)
             state.add_members(ADMIN, region, service, entries)
