@@ -1,7 +1,9 @@
-"""reconciler: make GuardDuty and Security Hub membership match a manifest kept in git.
+"""reconciler: make AWS security services' membership match a manifest kept in git.
 
 The pipeline reads from the package listing: ``manifest`` → ``observe`` → ``diff`` → ``plan``
-→ ``apply`` → ``verify`` → ``report``, driven by ``cli``. AWS calls live in ``reconciler.aws``;
+→ ``apply`` → ``verify`` → ``report``, driven by ``cli``. Each member service is a plug-in
+(``reconciler.services``: one module per service, one registry). AWS calls live in
+``reconciler.aws``;
 ``reconciler.sandbox`` is a local AWS-compatible endpoint for the member APIs.
 """
 

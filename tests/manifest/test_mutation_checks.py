@@ -269,16 +269,16 @@ def test_each_service_settings_are_built_for_that_service(
     )
     for manifest in (plain, invited):
         assert {s: settings.service for s, settings in manifest.services.items()} == {
-            Service.GUARDDUTY: Service.GUARDDUTY,
-            Service.SECURITYHUB: Service.SECURITYHUB,
+            Service("guardduty"): Service("guardduty"),
+            Service("securityhub"): Service("securityhub"),
         }
-    guardduty = invited.services[Service.GUARDDUTY]
+    guardduty = invited.services[Service("guardduty")]
     assert (guardduty.mode, guardduty.accept, guardduty.invitation) == (
         Mode.INVITATION,
         None,
         InvitationSettings(),
     )
-    securityhub = invited.services[Service.SECURITYHUB]
+    securityhub = invited.services[Service("securityhub")]
     # Security Hub's manifest model has no message, email switch or member detector.
     assert securityhub.invitation == InvitationSettings(None, False)
     assert securityhub.invitation.disable_email_notification is False

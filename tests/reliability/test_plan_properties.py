@@ -51,6 +51,7 @@ from reconciler.model import (
     ShardObservation,
 )
 from reconciler.plan import BATCH_SIZE, Plan, Step, build_plan
+from reconciler.services import registry
 from tests.factories import ADMIN, account, email
 from tests.reliability.conftest import report
 
@@ -85,7 +86,9 @@ INVITED_OR_MEMBER = {
 
 @st.composite
 def worlds(draw: st.DrawFn) -> tuple[DesiredState, dict[ShardKey, ShardObservation]]:
-    services = draw(st.lists(st.sampled_from(list(Service)), min_size=1, max_size=2, unique=True))
+    services = draw(
+        st.lists(st.sampled_from(list(registry.NAMES)), min_size=1, max_size=2, unique=True)
+    )
     regions = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
     settings_by_service: dict[Service, ServiceSettings] = {}
     for service in services:
