@@ -9,12 +9,12 @@ reads these specs. The order is the one services are listed in wherever a list i
 from __future__ import annotations
 
 from reconciler.model import Service
-from reconciler.services import guardduty, securityhub
+from reconciler.services import detective, guardduty, securityhub
 from reconciler.services.operations import OperationSpec
 from reconciler.services.spec import ServiceSpec
 
 #: Every member service, in the order they are listed.
-SPECS: tuple[ServiceSpec, ...] = (guardduty.SPEC, securityhub.SPEC)
+SPECS: tuple[ServiceSpec, ...] = (guardduty.SPEC, securityhub.SPEC, detective.SPEC)
 
 #: Their names (boto3 client names, manifest keys), in the same order.
 NAMES: tuple[Service, ...] = tuple(spec.name for spec in SPECS)
