@@ -29,6 +29,7 @@ from reconciler.model import (
     DesiredMember,
     InvitationSettings,
     MemberStatus,
+    Mode,
     ObservedMember,
     ServiceSettings,
     ShardKey,
@@ -156,7 +157,7 @@ class MemberAdapter:
 
     def create_members(self, members: Sequence[DesiredMember]) -> list[UnprocessedAccount]:
         invitation = None
-        if self._settings is not None and self.spec.needs_email(self._settings.mode):
+        if self._settings is not None and self._settings.mode is Mode.INVITATION:
             invitation = self._settings.invitation
         reply = self._call(
             "CreateMembers", **self._scoped(), **self.spec.create_params(members, invitation)
