@@ -10,7 +10,8 @@ Aspects under test:
   message and DisableEmailNotification; every UnprocessedAccounts entry comes back (Reason);
 - GetMembers and DeleteMembers send GraphArn and AccountIds; Detective has no
   StartMonitoringMembers and no DisassociateMembers;
-- through a real client (no Stubber), the lean parser reads MemberDetails like botocore does.
+- through a real client (no Stubber), the lean parser reads MemberDetails like botocore does;
+- the member side assumes the role, pages ListInvitations by hand and accepts our graph's.
 """
 
 from __future__ import annotations
@@ -24,13 +25,16 @@ from botocore.awsrequest import AWSResponse
 from botocore.stub import Stubber
 
 from reconciler.aws.base import MemberAdapter
+from reconciler.aws.members import MemberAccounts
 from reconciler.aws.session import ClientFactory
 from reconciler.model import (
+    AcceptSettings,
     DesiredMember,
     InvitationSettings,
     MemberStatus,
     Mode,
     ServiceSettings,
+    ShardKey,
     UnprocessedAccount,
 )
 from reconciler.services.detective import SPEC as DETECTIVE
@@ -270,3 +274,40 @@ def test_through_a_real_client_members_are_parsed_lean_and_paged_by_hand() -> No
         account(1): ("a@example.com", MemberStatus.ENABLED),
         account(2): ("a@example.com", MemberStatus.INVITED),
     }
+
+
+def test_the_member_side_accepts_through_a_stubbed_member_client() -> None:
+    base = make_factory()
+    settings = AcceptSettings("OrganizationAccountAccessRole")
+    members = MemberAccounts(
+        base, partition="aws", accept={DETECTIVE.name: settings}, sts_region=REGION
+    )
+    with Stubber(base.client("sts", REGION)) as sts:
+        sts.add_response(
+            "assume_role",
+            {
+                "Credentials": {
+                    "AccessKeyId": "ASIAEXAMPLEEXAMPLE00",
+                    "SecretAccessKey": "x" * 40,
+                    "SessionToken": "token",
+                    "Expiration": "2030-01-01T00:00:00Z",
+                }
+            },
+        )
+        key = ShardKey(DETECTIVE.name, REGION)
+        assert members.cannot_accept(key, account(1)) is None  # the role only
+        sts.assert_no_pending_responses()
+    factory = members._factory(account(1), settings.role_name)
+    stranger = GRAPH.replace("111111111111", "999999999999")
+    theirs = {**member(account(1), "INVITED"), "GraphArn": stranger, "AdministratorId": "9" * 12}
+    with Stubber(factory.client("detective", REGION)) as stubber:
+        # ListInvitations is paged by hand (no MaxResults: the service's default page).
+        stubber.add_response("list_invitations", {"Invitations": [theirs], "NextToken": "i2"}, {})
+        stubber.add_response(
+            "list_invitations",
+            {"Invitations": [member(account(1), "INVITED")]},
+            {"NextToken": "i2"},
+        )
+        stubber.add_response("accept_invitation", {}, {"GraphArn": GRAPH})
+        assert members.accept(key, account(1), ADMIN) == "accepted"
+        stubber.assert_no_pending_responses()

@@ -179,6 +179,7 @@ def test_every_conditional_operation_is_declared_and_the_others_are_always_grant
         ("securityhub", "DeleteMembers"): operations.DELETE,
         ("guardduty", "DescribeOrganizationConfiguration"): operations.PRUNE_ORGANIZATION,
         ("guardduty", "CreateDetector"): operations.CREATE_MEMBER_DETECTOR,
+        ("detective", "DeleteMembers"): operations.DELETE,
     }
     # No need at all (the narrowest manifest): every operation without a need is still there,
     # so an operation declared later is granted until it is given a need.
