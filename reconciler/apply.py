@@ -11,16 +11,16 @@ HTTP 200 does not mean every account succeeded: each ``UnprocessedAccounts`` ent
 classified. "Already a member" / "already invited" (and, when removing, "not a member") means
 the work was done before — by an earlier, interrupted run, or by a retried request whose first
 answer was lost — so the account counts as done; any other text is a failure of that account,
-carrying AWS's own words. Security Hub's 409 on CreateMembers is checked rather than trusted:
-GetMembers on the batch tells which accounts really are members, and only the rest are created
-again, once.
+carrying AWS's own words. A 409 on CreateMembers (one service answers so) is checked rather
+than trusted: GetMembers on the batch tells which accounts really are members, and only the
+rest are created again, once.
 
 One account's failure never stops the others, and one shard's never stops another's: an account
-whose creation failed is simply not invited. Accepting runs in the member accounts, several at
-a time (bounded), each paced by the member's own rate limit, once GuardDuty's email
-verification of the invitations has settled (an invitation does not exist before; one that
-failed verification is named then, with its fix). AWS's refusal of the organization's
-management account gets the fix added to AWS's words.
+whose creation failed is simply not invited. Accepting runs in the member accounts, several at a
+time (bounded), each paced by the member's own rate limit, once the service's email verification of
+the invitations (where it has one) has settled (an invitation does not exist before; one that failed
+verification is named then, with its fix). AWS's refusal of the organization's management account
+gets the fix added to AWS's words.
 """
 
 from __future__ import annotations
@@ -43,7 +43,8 @@ from reconciler.model import (
 )
 from reconciler.plan import Action
 from reconciler.ports import AcceptPort, MemberPort
-from reconciler.steps import PortCall, Step, operation_of
+from reconciler.services.registry import spec_of
+from reconciler.steps import PortCall, Step, already_done, operation_of
 from reconciler.workers import SEQUENTIAL, Workers
 
 log = structlog.get_logger("reconciler.apply")
@@ -57,9 +58,12 @@ def with_fix(step: Step, reason: str) -> str:
     return reason
 
 
-def is_already_done(step: Step, reason: str) -> bool:
+def is_already_done(step: Step, reason: str, service: Service | None = None) -> bool:
+    """Whether AWS's ``reason`` means the step was already done (the step's words, and the
+    service's own when ``service`` is given)."""
     text = reason.casefold()
-    return any(fragment in text for fragment in step.spec.already_done)
+    fragments = step.spec.already_done if service is None else already_done(step, service)
+    return any(fragment in text for fragment in fragments)
 
 
 @dataclass
@@ -158,7 +162,7 @@ def _run_batch(
             application.progress(account_id).failure = f"{operation} failed: {exc}"
         log.warning(
             "action.failed",
-            service=port.key.service.value,
+            service=port.key.service,
             region=port.key.region,
             operation=operation,
             step=step.value,
@@ -174,7 +178,7 @@ def _run_batch(
         reason = rejected.get(account_id)
         if reason is None:
             progress.done.append(spec.past)
-        elif is_already_done(step, reason):
+        elif is_already_done(step, reason, port.key.service):
             progress.done.append(f"already {spec.past}")
             already += 1
         else:
@@ -184,7 +188,7 @@ def _run_batch(
     failed = sum(1 for account_id in account_ids if application.progress(account_id).failed)
     log.info(
         "action.applied",
-        service=port.key.service.value,
+        service=port.key.service,
         region=port.key.region,
         operation=operation,
         step=step.value,
@@ -213,8 +217,8 @@ def _run_accepts(
         for member in action.members
         if not application.progress(member.account_id).failed
     ]
-    # Only GuardDuty verifies the invitee's email before it sends the invitation.
-    if acceptor is not None and account_ids and key.service is Service.GUARDDUTY:
+    # A service that verifies the invitee's email sends the invitation only once it is checked.
+    if acceptor is not None and account_ids and spec_of(key.service).email.verified:
         account_ids = _invitations_sent(port, account_ids, application)
 
     def accept_one(account_id: str) -> tuple[str, str | None, str | None]:
@@ -235,7 +239,7 @@ def _run_accepts(
             progress.step = step
     log.info(
         "action.applied",
-        service=key.service.value,
+        service=key.service,
         region=key.region,
         operation=operation,
         step=step.value,
@@ -249,9 +253,9 @@ def _invitations_sent(
 ) -> list[str]:
     """The accounts whose invitation exists, to accept; the others fail with their status.
 
-    Right after InviteMembers a GuardDuty member is still in email verification, and its
-    invitation does not exist yet: accepting then would fail as "no pending invitation", and an
-    email that failed verification would only be named by the next run.
+    Right after the invitation a member of a service that verifies emails is still in email
+    verification, and its invitation does not exist yet: accepting then would fail as "no pending
+    invitation", and an email that failed verification would only be named by the next run.
     """
     found, _, _ = settle(port, account_ids)
     ready: list[str] = []
@@ -279,7 +283,7 @@ def _confirming_conflicts(
     members: Sequence[DesiredMember],
     settings: ServiceSettings,
 ) -> list[UnprocessedAccount]:
-    """``call``, checking a 409 rather than trusting it (Security Hub's CreateMembers)."""
+    """``call``, checking a 409 rather than trusting it (a service's CreateMembers)."""
     try:
         return call(port, members, settings)
     except ConflictError:

@@ -221,11 +221,11 @@ def iam_policy(args: argparse.Namespace) -> dict[str, Any]:
 
         manifest = load_manifest(args.manifest, catalog=load_region_catalog())
         desired = expand(manifest)
-        services = [service.value for service in desired.services]
+        services = [str(service) for service in desired.services]
         needs = iam.needs_of(desired)
         if args.iam_policy == "member":
             # Member roles are assumed only to accept, for the services that accept.
-            services = [s.value for s, settings in desired.services.items() if settings.accept]
+            services = [str(s) for s, settings in desired.services.items() if settings.accept]
         if not args.read_only:
             # Accepting is an apply step: a dry-run never assumes member roles.
             for settings in desired.services.values():

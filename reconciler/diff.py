@@ -12,7 +12,7 @@ accounts × 8 shards took 2.3 s of planning, during which no call went out.) Sta
 compared to a desired value (the manifest has none); they are classified against what the
 service's mode accepts.
 
-We compare only what AWS returns for the kind of member: Security Hub returns no email for
+We compare only what AWS returns for the kind of member: a service may return no email for
 organization members, so an absent email is never drift (Terraform's false drift, #13906 and
 #24320, came from comparing it).
 """
@@ -34,6 +34,7 @@ from reconciler.model import (
     ShardKey,
     ShardObservation,
 )
+from reconciler.services.registry import spec_of
 
 
 class DriftKind(StrEnum):
@@ -77,9 +78,9 @@ class ShardDiff:
     key: ShardKey
     missing: tuple[str, ...] = ()
     not_invited: tuple[str, ...] = ()
-    # GuardDuty EmailVerificationFailed whose manifest email now differs: delete, create, invite.
+    # EmailVerificationFailed whose manifest email now differs: delete, create, invite.
     recreate: tuple[str, ...] = ()
-    # GuardDuty Disabled: StartMonitoringMembers.
+    # Disabled, where the service can restart them: StartMonitoringMembers.
     stopped: tuple[str, ...] = ()
     # Resigned or Removed, re-invited because the manifest says ``reinvite: true``.
     reinvite: tuple[str, ...] = ()
@@ -110,19 +111,20 @@ ACCEPTED_STATUSES: Mapping[Mode, frozenset[MemberStatus]] = {
     ),
 }
 PENDING_ACCEPTANCE = frozenset({MemberStatus.INVITED, MemberStatus.EMAIL_VERIFICATION_IN_PROGRESS})
-# GuardDuty's organization setting under which AWS refuses to disassociate organization members.
+# The organization setting under which AWS refuses to disassociate organization members
+# (read where the service's spec has ``auto_enable``).
 AUTO_ENABLE_ALL = "ALL"
 # No longer associated: prune only has the record left to delete.
 GONE = frozenset({MemberStatus.REMOVED, MemberStatus.RESIGNED, MemberStatus.DELETED})
 
 
 def can_delete(service: Service, mode: Mode) -> bool:
-    """Whether prune may DeleteMembers after disassociating.
+    """Whether prune may DeleteMembers after disassociating (the service's ``deletes_in``).
 
-    Security Hub "can't invoke this API to delete accounts that belong to an Organizations
-    organization", so in organization mode its removal stops at DisassociateMembers.
+    Some services cannot delete organization members, so in organization mode their removal
+    stops at DisassociateMembers.
     """
-    return not (service is Service.SECURITYHUB and mode is Mode.ORGANIZATION)
+    return spec_of(service).can_delete(mode)
 
 
 def diff_shard(
@@ -313,8 +315,9 @@ def _classify_unmanaged(
     settings: ServiceSettings,
     prune: PruneSettings,
 ) -> None:
+    spec = spec_of(observation.key.service)
     forbidden = (
-        observation.key.service is Service.GUARDDUTY
+        spec.auto_enable is not None
         and settings.mode is Mode.ORGANIZATION
         and observation.auto_enable == AUTO_ENABLE_ALL
     )
@@ -328,8 +331,9 @@ def _classify_unmanaged(
             found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
         elif forbidden:
             detail = (
-                "cannot be removed: GuardDuty auto-enable is ALL for the organization, and AWS "
-                "refuses to disassociate organization members then; set it to NEW or NONE first"
+                f"cannot be removed: {spec.label} auto-enable is ALL for the organization, and "
+                "AWS refuses to disassociate organization members then; set it to NEW or NONE "
+                "first"
             )
             found.add(account, DriftKind.PRUNE_BLOCKED, detail, blocking=True)
         elif observation.members[account].status not in GONE:
@@ -341,8 +345,8 @@ def _classify_unmanaged(
             found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
             found.prune_delete_only.append(account)
         else:
-            # Security Hub keeps disassociated organization members listed as Removed and
-            # cannot delete them: there is nothing left to do.
+            # A service that cannot delete organization members keeps the disassociated ones
+            # listed as Removed: there is nothing left to do.
             detail = f"disassociated ({status}) and not in the manifest; already removed"
             found.add(account, DriftKind.UNMANAGED, detail, blocking=False)
 
@@ -386,7 +390,7 @@ def _classify_status(
         found.not_invited.append(account)
         found.add(account, DriftKind.NOT_INVITED, "created but not invited", blocking=False)
         return
-    if status is MemberStatus.DISABLED and settings.service is Service.GUARDDUTY:
+    if status is MemberStatus.DISABLED and spec_of(settings.service).has_step("start-monitoring"):
         found.stopped.append(account)
         detail = "associated, but monitoring is stopped; will be restarted"
         found.add(account, DriftKind.DISABLED, detail, blocking=False)

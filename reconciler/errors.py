@@ -94,7 +94,7 @@ class PermanentAwsError(AwsError):
 
 
 class ConflictError(PermanentAwsError):
-    """Security Hub's 409 ResourceConflictException: the resource already exists."""
+    """A 409 ResourceConflictException: the resource already exists."""
 
 
 class RegionNotEnabledError(PermanentAwsError):
@@ -122,7 +122,7 @@ class DryRunViolation(ReconcilerError):
 
 
 class UndeclaredOperation(ReconcilerError):
-    """The code tried an AWS operation that no adapter declared (``reconciler.aws.operations``).
+    """The code tried an AWS operation that nobody declared (``reconciler.services.operations``).
 
     Refusing it keeps the published IAM policy and the dry-run guard complete: an operation
     cannot be called without being listed in both.

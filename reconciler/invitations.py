@@ -1,15 +1,16 @@
-"""Wait out GuardDuty's email verification: read invited members until their status settles.
+"""Wait out a service's email verification: read invited members until their status settles.
 
-After InviteMembers, GuardDuty checks the invitee's email against the account's root email
-before it sends anything: the member is ``EmailVerificationInProgress`` for a while, then
-``Invited`` (the invitation is in the member's ListInvitations) or ``EmailVerificationFailed``
-(nothing was sent). Two steps need the settled status within the same run: accepting (the
-invitation does not exist before it is sent) and verifying (a failed verification is reported
-in the run that invited, with its fix, not found by the next one).
+After the invitation, a service that verifies emails (``ServiceSpec.email.verified``) checks the
+invitee's email against the account's root email before it sends anything: the member is
+``EmailVerificationInProgress`` for a while, then ``Invited`` (the invitation is in the member's
+ListInvitations) or ``EmailVerificationFailed`` (nothing was sent). Two steps need the settled
+status within the same run: accepting (the invitation does not exist before it is sent) and
+verifying (a failed verification is reported in the run that invited, with its fix, not found by the
+next one).
 
-Reads are GetMembers in batches of at most 50, repeated with a growing pause while any account
-is still in progress, a bounded number of times; an account still in progress then is left in
-progress for the caller to judge.
+Reads are GetMembers in batches of the service's size, repeated with a growing pause while any
+account is still in progress, a bounded number of times; an account still in progress then is
+left in progress for the caller to judge.
 
 Also here: the refusal of a saved plan that would invite an account whose member side cannot
 accept (the apply run read it; the dry run that saved the plan did not).
@@ -25,8 +26,9 @@ import structlog
 from reconciler.diff import DriftKind
 from reconciler.errors import AwsError, PlanRefused
 from reconciler.model import MemberStatus, ObservedMember
-from reconciler.plan import BATCH_SIZE, Plan, Step, batched
+from reconciler.plan import Plan, Step, batched
 from reconciler.ports import MemberPort
+from reconciler.services.registry import spec_of
 
 log = structlog.get_logger("reconciler.invitations")
 
@@ -58,7 +60,7 @@ def settle(
     wanted = sorted(set(account_ids))
     to_read = [a for a in wanted if a not in found]
     for attempt in range(len(pauses) + 1):
-        for batch in batched(to_read, BATCH_SIZE):
+        for batch in batched(to_read, spec_of(port.key.service).batch_size):
             calls += 1
             try:
                 members, _ = port.get_members(batch)
@@ -74,7 +76,7 @@ def settle(
             break
         log.info(
             "invitations.verifying",
-            service=port.key.service.value,
+            service=port.key.service,
             region=port.key.region,
             accounts=len(to_read),
             pause=pauses[attempt],

@@ -63,7 +63,7 @@ def shard_numbers(report: RunReport) -> list[dict[str, Any]]:
         )
         numbers.append(
             {
-                "service": key.service.value,
+                "service": key.service,
                 "region": key.region,
                 "blocked": not shard.ready,
                 "desired": shard.desired,

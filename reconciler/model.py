@@ -12,13 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import NewType
 
-
-class Service(StrEnum):
-    """The AWS services whose membership we reconcile, by their boto3 client name."""
-
-    GUARDDUTY = "guardduty"
-    SECURITYHUB = "securityhub"
+#: A member service whose membership we reconcile, by its boto3 client name. Which names
+#: exist is the registry's business (``reconciler.services.registry``), not this module's.
+Service = NewType("Service", str)
 
 
 class Mode(StrEnum):
@@ -31,10 +29,10 @@ class Mode(StrEnum):
 class MemberStatus(StrEnum):
     """A member's relationship status, normalised.
 
-    GuardDuty answers ``Enabled`` and documents ``ENABLED``; Security Hub answers either. The
-    wire value is a free string in both models, so we parse case-insensitively and keep every
-    value we have not seen as :attr:`UNKNOWN` (with the raw text kept beside it) rather than
-    failing on it.
+    Services answer ``Enabled`` and document ``ENABLED``, or answer either. The wire value is a
+    free string in their models, so we parse case-insensitively and keep every value we have
+    not seen as :attr:`UNKNOWN` (with the raw text kept beside it) rather than failing on it.
+    A service whose words differ maps them in its spec (``ServiceSpec.statuses``).
     """
 
     CREATED = "Created"
@@ -59,7 +57,7 @@ class MemberStatus(StrEnum):
         return found if found is not None else cls.UNKNOWN
 
 
-# Security Hub called Enabled "Associated" until 2020 (terraform-provider-aws#16403).
+# One member service called Enabled "Associated" until 2020 (terraform-provider-aws#16403).
 _STATUS_BY_FOLDED: dict[str, MemberStatus] = {s.value.casefold(): s for s in MemberStatus}
 _STATUS_BY_FOLDED["associated"] = MemberStatus.ENABLED
 
@@ -72,7 +70,7 @@ class ShardKey:
     region: str
 
     def __str__(self) -> str:
-        return f"{self.service.value}/{self.region}"
+        return f"{self.service}/{self.region}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +83,7 @@ class DesiredMember:
 
 @dataclass(frozen=True, slots=True)
 class InvitationSettings:
-    """Options sent with InviteMembers. Security Hub takes none of them."""
+    """Options sent with the invitation (not every service takes them)."""
 
     message: str | None = None
     disable_email_notification: bool = False
@@ -158,16 +156,16 @@ class ObservedMember:
 class ShardObservation:
     """What one shard looks like in AWS right now.
 
-    A *blocked* shard is one whose administrator side is not ready (GuardDuty has no enabled
-    detector, Security Hub is not enabled, the region is not enabled): nothing is planned there,
-    and the run is reported as failed, because the manifest cannot be honoured.
+    A *blocked* shard is one whose administrator side is not ready (the service's prerequisite,
+    such as an enabled detector, is missing, or the region is not enabled): nothing is planned
+    there, and the run is reported as failed, because the manifest cannot be honoured.
     """
 
     key: ShardKey
     ready: bool
     reason: str | None = None
     members: Mapping[str, ObservedMember] = field(default_factory=dict)
-    # GuardDuty's DescribeOrganizationConfiguration autoEnableOrganizationMembers, when read.
+    # The organization's auto-enable setting (ServiceSpec.auto_enable), when read.
     auto_enable: str | None = None
     # Accounts about to be invited whose member side cannot accept (read in the member
     # accounts before inviting, when ``invitation.accept`` is set): account → why, with the fix.

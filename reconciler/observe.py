@@ -37,7 +37,8 @@ def observe_shard(
     """One shard's observation; AWS failures become a blocked shard, never an exception.
 
     ``wants_auto_enable`` says, given the members just read, whether the plan will need the
-    organization's auto-enable setting (only prune of GuardDuty organization members does);
+    organization's auto-enable setting (only prune of organization members, in a service
+    whose spec reads that setting, does);
     it is read then, and only then, so a converged run spends no call on it.
     """
     key = port.key
@@ -56,7 +57,7 @@ def observe_shard(
         observation = ShardObservation(key, ready=False, reason=str(exc))
     log.info(
         "shard.observed",
-        service=key.service.value,
+        service=key.service,
         region=key.region,
         ready=observation.ready,
         reason=observation.reason,
@@ -123,7 +124,7 @@ def observe_member_sides(
     for key, accounts in sorted(blocked.items()):
         log.warning(
             "member_side.cannot_accept",
-            service=key.service.value,
+            service=key.service,
             region=key.region,
             accounts=len(accounts),
         )

@@ -17,7 +17,7 @@ from typing import Any, NoReturn
 
 from reconciler import __version__, logs
 from reconciler.errors import UsageError
-from reconciler.model import Service
+from reconciler.services import registry
 
 MANIFEST_ENV = "RECONCILER_MANIFEST"
 
@@ -33,8 +33,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="reconcile",
         description=(
-            "Make GuardDuty and Security Hub membership of the administrator account match "
-            "the manifest, in every region it lists."
+            f"Make {registry.listed([spec.label for spec in registry.SPECS])} membership of "
+            "the administrator account match the manifest, in every region it lists."
         ),
     )
     parser.add_argument(
@@ -57,7 +57,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--service",
         action=_Each,
         dest="services",
-        choices=[service.value for service in Service],
+        choices=list(registry.NAMES),
         help="only this service (repeatable)",
     )
     parser.add_argument(
@@ -98,7 +98,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_rate,
         default=[],
         metavar="SERVICE=RPS/BURST",
-        help="client-side rate limit per service and region (default 10/30 for both)",
+        help="client-side rate limit per service and region (default 10/30 for each)",
     )
     _flag(parser, "--show-emails", help="print member emails unmasked")
     _flag(
@@ -186,13 +186,13 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
-_RATE_FORMAT = "expected SERVICE=RPS/BURST, e.g. guardduty=10/30"
+_RATE_FORMAT = f"expected SERVICE=RPS/BURST, e.g. {registry.NAMES[0]}=10/30"
 
 
 def _rate(text: str) -> tuple[str, float, int]:
     """``--rate SERVICE=RPS[/BURST]`` as (service, requests per second, burst), in our words."""
     service, sep, spec = text.partition("=")
-    services = [s.value for s in Service]
+    services = list(registry.NAMES)
     if not sep or service not in services:
         raise argparse.ArgumentTypeError(
             f"{text!r}: {_RATE_FORMAT}, with SERVICE one of {', '.join(services)}"

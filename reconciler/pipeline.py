@@ -28,12 +28,13 @@ from reconciler.apply import apply_shard
 from reconciler.diff import is_prune_candidate
 from reconciler.errors import PlanRefused
 from reconciler.invitations import refuse_uninvitable
-from reconciler.model import DesiredState, Mode, Service, ShardKey, ShardObservation
+from reconciler.model import DesiredState, Mode, ShardKey, ShardObservation
 from reconciler.observe import observe_all
 from reconciler.plan import Plan, Refusal, RefusedPlan, build_plan
 from reconciler.planfile import SavedPlan
 from reconciler.ports import AcceptPort, MemberPort
 from reconciler.progress import NoProgress, Progress
+from reconciler.services.registry import spec_of
 from reconciler.verify import AccountResult, Outcome, verify_shard
 from reconciler.workers import Workers
 
@@ -217,13 +218,13 @@ def _listed(lines: list[str]) -> list[str]:
 
 
 def needs_auto_enable(desired: DesiredState, observation: ShardObservation) -> bool:
-    """Whether planning this shard needs GuardDuty's organization auto-enable setting.
+    """Whether planning this shard needs the organization's auto-enable setting.
 
     Only to prune organization members: AWS refuses to disassociate them while auto-enable is
     ALL, and we want to plan that refusal rather than hit it at apply time.
     """
     key = observation.key
-    if key.service is not Service.GUARDDUTY or not desired.prune.enabled:
+    if spec_of(key.service).auto_enable is None or not desired.prune.enabled:
         return False
     if desired.settings_for(key).mode is not Mode.ORGANIZATION:
         return False

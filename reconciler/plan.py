@@ -7,24 +7,26 @@ what ``--dry-run`` prints, so what a reviewer approves is what an apply does.
 
 Rules, per shard, in the order the steps run:
 
-1. ``delete-for-repair`` (DeleteMembers): GuardDuty members stuck in EmailVerificationFailed
-   whose manifest email changed, so they can be created again with the new one;
+1. ``delete-for-repair`` (DeleteMembers): members stuck in EmailVerificationFailed whose
+   manifest email changed, so they can be created again with the new one;
 2. ``create`` (CreateMembers): missing accounts, and the ones just deleted for repair;
 3. ``invite`` (InviteMembers, invitation mode): every account that will be ``Created`` (missing,
    repaired, created earlier but never invited) and, with ``reinvite: true``, resigned or
    removed members; never an Invited, Enabled or EmailVerificationInProgress member (that would
    send the email again);
-4. ``start-monitoring`` (StartMonitoringMembers, GuardDuty): Disabled members;
+4. ``start-monitoring`` (StartMonitoringMembers, where the service has it): Disabled members;
 5. ``accept`` (AcceptAdministratorInvitation, in the member account, opt-in): every member that
    is, or is about to be, invited; one account per action;
 6. ``disassociate`` then ``delete`` (prune, opt-in): members AWS has and the manifest does not.
 
 What each step calls, how it reads and what it must leave behind is declared once, in
-``reconciler.steps``; this module decides only which accounts each step gets.
+``reconciler.steps``; what differs between services (a step the service lacks, its batch size,
+its quotas, whether it deletes organization members) in the service's spec. This module
+decides only which accounts each step gets.
 
-Batch steps carry at most 50 accounts (both services' limit). Nothing is planned for a blocked
-shard. The whole plan is refused, before any mutating call, when it would push a shard past the
-service's member quota or prune more accounts than ``prune.maxDeletions`` allows.
+Batch steps carry at most the service's batch size (50 for every service so far). Nothing is planned
+for a blocked shard. The whole plan is refused, before any mutating call, when it would push a shard
+past the service's member quota or prune more accounts than ``prune.maxDeletions`` allows.
 
 Order is deterministic (shard, then step, then sorted account IDs), so two runs over the same
 inputs print byte-identical plans, as Terraform sorts its plans for stable results.
@@ -48,18 +50,17 @@ from reconciler.model import (
     ShardKey,
     ShardObservation,
 )
-from reconciler.steps import STEPS, operation_of
+from reconciler.services import registry
+from reconciler.steps import STEPS, has_step, operation_of
 from reconciler.steps import Step as Step  # re-exported: the plan's vocabulary
 
-BATCH_SIZE = 50
+#: The largest batch any service takes (each shard is batched by its service's own size).
+BATCH_SIZE = max(spec.batch_size for spec in registry.SPECS)
 T = TypeVar("T")
 
-# Member quotas per administrator per region (facts sheet, section 7).
+# Member quotas per administrator per region (facts sheet, section 7), from the specs.
 QUOTAS: Mapping[tuple[Service, Mode], int] = {
-    (Service.SECURITYHUB, Mode.INVITATION): 1_000,
-    (Service.SECURITYHUB, Mode.ORGANIZATION): 10_000,
-    (Service.GUARDDUTY, Mode.INVITATION): 50_000,
-    (Service.GUARDDUTY, Mode.ORGANIZATION): 50_000,
+    (spec.name, mode): quota for spec in registry.SPECS for mode, quota in spec.quotas.items()
 }
 
 
@@ -240,8 +241,15 @@ def _shard_actions(
     def observed_of(accounts: Iterable[str]) -> list[DesiredMember]:
         return [_as_desired(observed[account]) for account in accounts]
 
-    yield from _batched(key, Step.DELETE_FOR_REPAIR, desired_of(difference.recreate))
-    yield from _batched(key, Step.CREATE, desired_of([*difference.missing, *difference.recreate]))
+    size = registry.spec_of(key.service).batch_size
+
+    def batched_step(step: Step, members: Sequence[DesiredMember]) -> Iterator[Action]:
+        if members and not has_step(step, key.service):
+            raise ValueError(f"{key}: {key.service} has no {step.value} step")
+        return _batched(key, step, members, size)
+
+    yield from batched_step(Step.DELETE_FOR_REPAIR, desired_of(difference.recreate))
+    yield from batched_step(Step.CREATE, desired_of([*difference.missing, *difference.recreate]))
     invitees: list[str] = []
     if mode in STEPS[Step.INVITE].modes:
         invitees = [
@@ -250,24 +258,30 @@ def _shard_actions(
             *difference.not_invited,
             *difference.reinvite,
         ]
-        yield from _batched(key, Step.INVITE, desired_of(invitees))
-    yield from _batched(key, Step.START_MONITORING, desired_of(difference.stopped))
+        # A service whose CreateMembers also invites has no invite step: the accounts it
+        # creates are invited by that call, and the others are created again.
+        if has_step(Step.INVITE, key.service):
+            yield from batched_step(Step.INVITE, desired_of(invitees))
+    yield from batched_step(Step.START_MONITORING, desired_of(difference.stopped))
     if mode in STEPS[Step.ACCEPT].modes and settings.accept is not None:
         for account in sorted({*invitees, *difference.awaiting_acceptance}):
             yield Action(key, Step.ACCEPT, (wanted[account],))
-    yield from _batched(key, Step.DISASSOCIATE, observed_of(difference.prune))
+    if has_step(Step.DISASSOCIATE, key.service):
+        yield from batched_step(Step.DISASSOCIATE, observed_of(difference.prune))
     if can_delete(key.service, mode):
         to_delete = [*difference.prune, *difference.prune_delete_only]
-        yield from _batched(key, Step.DELETE, observed_of(to_delete))
+        yield from batched_step(Step.DELETE, observed_of(to_delete))
 
 
 def _as_desired(member: ObservedMember) -> DesiredMember:
     return DesiredMember(member.account_id, member.email)
 
 
-def _batched(key: ShardKey, step: Step, members: Sequence[DesiredMember]) -> Iterator[Action]:
+def _batched(
+    key: ShardKey, step: Step, members: Sequence[DesiredMember], size: int
+) -> Iterator[Action]:
     ordered = sorted(members, key=lambda member: member.account_id)
-    for batch in batched(ordered, BATCH_SIZE):
+    for batch in batched(ordered, size):
         yield Action(key, step, tuple(batch))
 
 

@@ -48,6 +48,7 @@ from reconciler.errors import ManifestError, PlanRefused
 from reconciler.manifest.values import Manifest
 from reconciler.model import DesiredMember, DesiredState, Service, ShardKey, ShardObservation
 from reconciler.plan import Action, Plan, Refusal, Step
+from reconciler.services import registry
 
 FORMAT = "reconciler-plan"
 # Snapshots were added within version 1: an older reader ignores them, and a newer one reads
@@ -196,14 +197,14 @@ def dump(
         "manifest": desired.source,
         "administrator": desired.administrator_account_id,
         "scope": {
-            "services": [service.value for service in sorted(desired.services)],
+            "services": [str(service) for service in sorted(desired.services)],
             "regions": list(desired.regions),
         },
         "desired_fingerprint": desired_fingerprint(desired),
         "observed_fingerprint": observed_fingerprint(observations),
         "actions": [
             {
-                "service": action.key.service.value,
+                "service": action.key.service,
                 "region": action.key.region,
                 "step": action.step.value,
                 "operation": action.operation,
@@ -275,7 +276,7 @@ def _parse(text: str, *, path: str) -> tuple[dict[str, Any], SavedPlan]:
             manifest=str(document["manifest"]),
             desired_fingerprint=str(document["desired_fingerprint"]),
             observed_fingerprint=str(document["observed_fingerprint"]),
-            services=tuple(Service(name) for name in document["scope"]["services"]),
+            services=tuple(registry.service(name) for name in document["scope"]["services"]),
             regions=tuple(str(region) for region in document["scope"]["regions"]),
             actions=actions,
             action_fingerprints=tuple(str(entry["fingerprint"]) for entry in document["actions"]),
@@ -310,10 +311,10 @@ def _integrity_problem(document: Mapping[str, Any], saved: SavedPlan) -> str | N
         ),
         start=1,
     ):
-        where = f"action {number} ({action.key.service.value} {action.key.region} "
+        where = f"action {number} ({action.key.service} {action.key.region} "
         where += f"{action.step.value})"
         if action.key.service not in services:
-            return f"{where}: {action.key.service.value} is not one of the plan's services"
+            return f"{where}: {action.key.service} is not one of the plan's services"
         if action.key.region not in regions:
             return f"{where}: {action.key.region} is not one of the plan's regions"
         if entry.get("operation") != action.operation:
@@ -375,9 +376,9 @@ def scope_of(saved: SavedPlan, manifest: Manifest) -> tuple[list[Service], list[
     no longer has one of them is named as what it is: a manifest changed since the plan.
     """
     missing: list[str] = []
-    lost_services = [s.value for s in saved.services if s not in manifest.services]
+    lost_services = [str(s) for s in saved.services if s not in manifest.services]
     if lost_services:
-        configured = ", ".join(s.value for s in Service if s in manifest.services)
+        configured = ", ".join(s for s in registry.NAMES if s in manifest.services)
         missing.append(
             f"the plan covers service {', '.join(lost_services)}, which the manifest "
             f"{manifest.source} does not configure (it configures {configured or 'none'})"
@@ -399,7 +400,7 @@ def scope_of(saved: SavedPlan, manifest: Manifest) -> tuple[list[Service], list[
 
 def _action(entry: Mapping[str, Any]) -> Action:
     return Action(
-        ShardKey(Service(entry["service"]), str(entry["region"])),
+        ShardKey(registry.service(entry["service"]), str(entry["region"])),
         Step(entry["step"]),
         tuple(
             DesiredMember(str(member["account_id"]), member.get("email"))
@@ -476,7 +477,7 @@ def _changes(action: Action, before: Snapshot, after: Snapshot) -> list[str]:
         for level in levels:
             path = [str(step) for step in level.path(output_format="list")]
             found.append(_describe(path, level.t1, level.t2))
-    where = f"{action.key.service.value} {action.key.region} {action.step.value}"
+    where = f"{action.key.service} {action.key.region} {action.step.value}"
     return [
         f"{where} {account}: {text}" if account else f"{where}: {text}"
         for account, _, text in sorted(found)

@@ -56,15 +56,16 @@ class MemberPort(Protocol):
         ...
 
     def disassociate_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
-        """DisassociateMembers for at most 50 accounts (Security Hub reports no entries)."""
+        """DisassociateMembers for at most 50 accounts (some services report no entries)."""
         ...
 
     def start_monitoring_members(self, account_ids: Sequence[str]) -> list[UnprocessedAccount]:
-        """StartMonitoringMembers for at most 50 accounts (GuardDuty only)."""
+        """StartMonitoringMembers for at most 50 accounts (where the service has the step)."""
         ...
 
     def organization_auto_enable(self) -> str | None:
-        """GuardDuty's autoEnableOrganizationMembers (NEW, ALL, NONE); None elsewhere."""
+        """The organization's auto-enable setting (NEW, ALL, NONE) where the service's spec
+        reads one (``ServiceSpec.auto_enable``); None elsewhere."""
         ...
 
 

@@ -75,7 +75,7 @@ def render_json(
         ],
         "shards": [
             {
-                "service": shard.key.service.value,
+                "service": shard.key.service,
                 "region": shard.key.region,
                 "status": "ready" if shard.ready else "blocked",
                 "reason": text(shard.reason),
@@ -86,7 +86,7 @@ def render_json(
         ],
         "actions": [
             {
-                "service": action.key.service.value,
+                "service": action.key.service,
                 "region": action.key.region,
                 "operation": action.operation,
                 "step": action.step.value,
@@ -96,7 +96,7 @@ def render_json(
         ],
         "drift": [
             {
-                "service": item.key.service.value,
+                "service": item.key.service,
                 "region": item.key.region,
                 "account_id": item.account_id,
                 "kind": item.kind.value,
@@ -109,7 +109,7 @@ def render_json(
     if report.results is not None:
         document["results"] = [
             {
-                "service": result.key.service.value,
+                "service": result.key.service,
                 "region": result.key.region,
                 "account_id": result.account_id,
                 "outcome": result.outcome.value,
@@ -145,7 +145,7 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
         lines.append("")
     drift_of = _drift_by_shard(plan)
     for shard in plan.shards:
-        label = f"{shard.key.service.value} {shard.key.region}"
+        label = f"{shard.key.service} {shard.key.region}"
         if not shard.ready:
             reason = clean(shard.reason or "", mask=mask_emails)
             lines.append(paint.red(f"{label}: BLOCKED: {reason}"))
@@ -186,7 +186,7 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
         failed = report.failed_results
         lines.append(f"Apply: {counts['converged']} converged, {counts['failed']} failed.")
         for result in failed:
-            text = f"  x {result.key.service.value} {result.key.region} {result.account_id}: "
+            text = f"  x {result.key.service} {result.key.region} {result.account_id}: "
             lines.append(paint.red(clean(text + result.reason, mask=mask_emails)))
     verdict = _verdict(report)
     lines.append(paint.red(verdict) if report.status is RunStatus.FAILED else paint.bold(verdict))
@@ -236,7 +236,7 @@ def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
             else f"**blocked**: {_md(clean(shard.reason or '', mask=mask_emails))}"
         )
         out.append(
-            f"| {shard.key.service.value} | {shard.key.region} | {status} | {shard.desired} "
+            f"| {shard.key.service} | {shard.key.region} | {status} | {shard.desired} "
             f"| {shard.observed} | {changes} | {drift} |"
         )
     grouped: dict[tuple[str, str], list[str]] = {}
@@ -261,7 +261,7 @@ def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
             mark = "❗" if item.blocking else "ℹ️"
             detail = _md(clean(item.detail, mask=mask_emails))
             out.append(
-                f"| {mark} | {item.key.service.value} | {item.key.region} | `{item.account_id}` "
+                f"| {mark} | {item.key.service} | {item.key.region} | `{item.account_id}` "
                 f"| {item.kind.value} | {detail} |"
             )
         if len(reported) > len(shown):

@@ -23,6 +23,7 @@ from typing import Any
 from pydantic.json_schema import GenerateJsonSchema
 
 from reconciler.manifest.models import ManifestDocument
+from reconciler.services import registry
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
@@ -42,8 +43,9 @@ def manifest_json_schema() -> dict[str, Any]:
         "$schema": SCHEMA_DIALECT,
         **schema,
         "description": (
-            "Which accounts must be GuardDuty and Security Hub members of the administrator "
-            "account, in every region; read by `reconcile --manifest`. "
+            f"Which accounts must be {registry.listed([s.label for s in registry.SPECS])} "
+            "members of the administrator account, in every region; read by "
+            "`reconcile --manifest`. "
             "Reference: README.md, section 'Manifest reference'."
         ),
     }

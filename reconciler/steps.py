@@ -9,10 +9,10 @@ symbol, its past tense, the count it adds to the summary). They all read the one
 step cannot be known to one consumer and forgotten by another; ``tests/pure/test_steps.py``
 holds that every step has exactly one row and that the consumers keep no per-step table.
 
-What differs between services does not belong here. Today every service calls the same AWS
-operation for a step; :func:`operation_of` is the seam through which a service's own
-declaration will name its operation for a step (or that it has none), with this table as the
-default.
+What differs between services does not belong here: a service's spec
+(``ServiceSpec.steps``) may name its own operation for a step, say it has no such step, or add
+its own words for "already done"; :func:`operation_of`, :func:`has_step` and
+:func:`already_done` ask it first, with this table as the default.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from reconciler.model import (
     UnprocessedAccount,
 )
 from reconciler.ports import MemberPort
+from reconciler.services.registry import spec_of
 
 
 class Step(StrEnum):
@@ -184,8 +185,8 @@ _INVITATION_ONLY = frozenset({Mode.INVITATION})
 _ENABLED = frozenset({MemberStatus.ENABLED})
 
 # AWS's refusal of the organization's management account as a member while the service is
-# off there ("your organization master must first enable GuardDuty", "...management account
-# must first enable Security Hub"): usually the management account was selected by
+# off there ("your organization master must first enable <service>", "...management account
+# must first enable <service>"): usually the management account was selected by
 # ``membersFrom`` without being meant, so the fix names ``exclude`` as well.
 MANAGEMENT_ACCOUNT_FIX = (
     "this is the organization's management account: enable the service in it first, or leave "
@@ -245,10 +246,7 @@ STEPS: Mapping[Step, StepSpec] = _declare(
         call=_invite,
         already_done=(
             "already invited",
-            # GuardDuty's own words: per service, so they move to its declaration once
-            # services are plug-ins (matching them for Security Hub does no harm meanwhile).
-            "already the guardduty master",
-            "already the guardduty administrator",
+            # A service's own words are in its spec (ServiceSpec.steps).
             "already the administrator",
             *_ALREADY_MEMBER,
         ),
@@ -303,14 +301,21 @@ _ORDER: Mapping[Step, int] = {step: index for index, step in enumerate(Step)}
 
 
 def operation_of(step: Step, service: Service) -> str:
-    """The AWS operation ``step`` calls in ``service``.
+    """The AWS operation ``step`` calls in ``service``: the service's own, else the table's.
 
-    Every service calls the table's operation today. When services become plug-ins, the
-    service's declaration is asked here first (its own operation for the step), so the
-    planner, applier and reporter keep asking this one function.
+    ValueError when the service has no such step (the planner never plans one).
     """
-    del service  # the seam: no service names another operation yet
-    return STEPS[step].operation
+    return spec_of(service).operation_for(step.value, STEPS[step].operation)
+
+
+def has_step(step: Step, service: Service) -> bool:
+    """Whether ``service`` has ``step`` at all (the planner plans no step a service lacks)."""
+    return spec_of(service).has_step(step.value)
+
+
+def already_done(step: Step, service: Service) -> tuple[str, ...]:
+    """The lower-case fragments that mean "already done" for ``step`` in ``service``."""
+    return (*STEPS[step].already_done, *spec_of(service).already_done(step.value))
 
 
 def counted() -> Iterator[tuple[Count, Step]]:

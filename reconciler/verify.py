@@ -2,8 +2,7 @@
 
 Receives a shard's :class:`~reconciler.apply.ShardApplication` and its port; hands the report
 one :class:`AccountResult` per touched account. GetMembers is called on the accounts the apply
-did not already give up on, in batches of at most 50 (GuardDuty's limit, which Security Hub
-also honours).
+did not already give up on, in batches of the service's size (``ServiceSpec.batch_size``).
 
 What "intended" means is declared per step (``reconciler.steps``, each step's ``after``) and
 read here for the last step the applier recorded as done on the account: created or invited, a
@@ -11,9 +10,10 @@ status the mode accepts (organization mode: Enabled; invitation mode: Invited,
 EmailVerificationInProgress or Enabled); accepted or restarted: Enabled; deleted: gone;
 disassociated: Removed or gone. An account that does not match is a failure of the run, named
 with its status; EmailVerificationFailed gets its cause spelled out, since it is the first thing
-users of the peer scripts get stuck on. A GuardDuty member still in email verification
-(EmailVerificationInProgress) right after its invitation is read again until the verification
-settles (``reconciler.invitations``), so a failed one is named by the run that invited it."""
+users of the peer scripts get stuck on. A member still in email verification
+(EmailVerificationInProgress, where the service verifies emails) right after its invitation is
+read again until the verification settles (``reconciler.invitations``), so a failed one is named
+by the run that invited it."""
 
 from __future__ import annotations
 
@@ -26,8 +26,9 @@ from reconciler.apply import AccountProgress, ShardApplication
 from reconciler.errors import AwsError
 from reconciler.invitations import VERIFICATION_FAILED, settle
 from reconciler.model import MemberStatus, Mode, ObservedMember, ShardKey
-from reconciler.plan import BATCH_SIZE, batched
+from reconciler.plan import batched
 from reconciler.ports import MemberPort
+from reconciler.services.registry import spec_of
 from reconciler.steps import NOTHING_DONE
 
 log = structlog.get_logger("reconciler.verify")
@@ -64,7 +65,7 @@ def verify_shard(
     calls = 0
     by_account: dict[str, ObservedMember] = {}
     readable: list[str] = []
-    for batch in batched(to_check, BATCH_SIZE):
+    for batch in batched(to_check, spec_of(key.service).batch_size):
         calls += 1
         try:
             found, _ = port.get_members(batch)
@@ -99,7 +100,7 @@ def verify_shard(
     failed = sum(1 for result in results if result.outcome is Outcome.FAILED)
     log.info(
         "shard.verified",
-        service=key.service.value,
+        service=key.service,
         region=key.region,
         accounts=len(results),
         failed=failed,

@@ -18,8 +18,8 @@ from reconciler.model import (
 )
 
 ADMIN = "111111111111"
-GD_EAST = ShardKey(Service.GUARDDUTY, "us-east-1")
-SH_EAST = ShardKey(Service.SECURITYHUB, "us-east-1")
+GD_EAST = ShardKey(Service("guardduty"), "us-east-1")
+SH_EAST = ShardKey(Service("securityhub"), "us-east-1")
 
 
 def account(n: int) -> str:

@@ -1,8 +1,8 @@
 """The least-privilege IAM policy, generated from the declared operations.
 
-Every AWS operation the code can call is declared next to the adapter that calls it
-(:mod:`reconciler.aws.operations`), with its IAM action, whether it mutates, who calls it and
-what makes it needed, and gathered by :mod:`reconciler.aws.registry`.
+Every AWS operation the code can call is declared next to the code that calls it, or in its
+service's spec (:mod:`reconciler.services.operations`), with its IAM action, whether it
+mutates, who calls it and what makes it needed, and gathered by :mod:`reconciler.aws.registry`.
 ``reconcile --iam-policy`` prints the policy of one principal from that table:
 
 - ``administrator``: the role the reconciler runs as, in the administrator account;
@@ -23,23 +23,22 @@ from __future__ import annotations
 from collections.abc import Collection
 from typing import Any
 
-from reconciler.aws import operations
-from reconciler.aws.registry import ADAPTERS, OPERATIONS
-from reconciler.diff import can_delete
+from reconciler.aws.registry import OPERATIONS
 from reconciler.model import DesiredState, Mode
+from reconciler.services import operations
+from reconciler.services import registry as services
 
 PRINCIPALS = ("administrator", "member", "organization-reader")
 
 # The services whose members we manage (``services`` narrows the policy to some of them): the
 # registry's, so a service added there is covered here.
-MEMBER_SERVICES = frozenset(service.value for service in ADAPTERS)
+MEMBER_SERVICES = frozenset(services.NAMES)
 
 # Operations that need no IAM permission at all (AWS allows them to every principal).
 NO_PERMISSION_NEEDED = frozenset({"sts:GetCallerIdentity"})
 
-_SIDS = {
-    "guardduty": "GuardDutyMembership",
-    "securityhub": "SecurityHubMembership",
+_SIDS: dict[str, str] = {
+    **{spec.name: spec.iam_sid for spec in services.SPECS},
     "organizations": "ListOrganizationAccounts",
 }
 
@@ -48,20 +47,20 @@ def needs_of(desired: DesiredState) -> frozenset[tuple[str, str]]:
     """The (service, need) pairs of a manifest: what its modes and prune setting can call.
 
     The same rules the planner follows: InviteMembers in invitation mode only; with prune on,
-    DisassociateMembers, and DeleteMembers where AWS allows it (not Security Hub organization
-    members); DeleteMembers also in invitation mode, to re-create a member whose invitation
-    failed; GuardDuty's organization configuration is read only to prune organization members;
-    a member detector is created only when ``createMemberDetector`` says so.
+    DisassociateMembers, and DeleteMembers where AWS allows it (the service's
+    ``deletes_in``); DeleteMembers also in invitation mode, to re-create a member whose
+    invitation failed; the organization configuration is read only to prune organization
+    members; a member detector is created only when ``createMemberDetector`` says so.
     """
     needs: set[tuple[str, str]] = set()
     for service, settings in desired.services.items():
-        name = service.value
+        name = service
         invitation = settings.mode is Mode.INVITATION
         if invitation:
             needs.update({(name, operations.INVITE), (name, operations.DELETE)})
         if desired.prune.enabled:
             needs.add((name, operations.DISASSOCIATE))
-            if can_delete(service, settings.mode):
+            if services.spec_of(service).can_delete(settings.mode):
                 needs.add((name, operations.DELETE))
             if not invitation:
                 needs.add((name, operations.PRUNE_ORGANIZATION))
@@ -81,7 +80,7 @@ def policy(
 ) -> dict[str, Any]:
     """The policy document for ``principal``.
 
-    ``services`` limits it to some member services (None: both); ``assume_roles`` are the role
+    ``services`` limits it to some member services (None: every one); ``assume_roles`` are the role
     ARNs (wildcards allowed) the administrator assumes: member roles for accepting, the
     organization reader's. Without them sts:AssumeRole is left out, never granted on ``*``.
     ``reads_organization``: the administrator lists the organization itself (``membersFrom``

@@ -1,23 +1,17 @@
 """Member-side calls: accept the administrator's invitation inside each member account.
 
-Invitation mode leaves members in ``Invited`` until someone in the member account accepts.
-With ``invitation.accept`` in the manifest, the reconciler does it: it assumes the given role
-in the member account (a partition-aware ARN: ``arn:aws-us-gov:iam::…`` in GovCloud), makes
-the member side ready (GuardDuty: a detector, created only if ``createMemberDetector`` says so;
-Security Hub: the hub enabled, without the default standards, a 409 meaning it already was),
-reads every page of ListInvitations and accepts only the invitation that comes from *our*
-administrator — never "the last one", which is how the peer scripts accept a stranger's.
+Invitation mode leaves members invited until someone in the member account accepts. With
+``invitation.accept`` in the manifest, the reconciler does it: it assumes the given role in the
+member account (a partition-aware ARN: ``arn:aws-us-gov:iam::…`` in GovCloud) and runs the
+service's own member-side accept (``ServiceSpec.member_side``), which makes the member side
+ready and accepts only the invitation that comes from *our* administrator — never "the last
+one", which is how the peer scripts accept a stranger's.
 
 Before any invitation goes out (apply runs only), :meth:`MemberAccounts.cannot_accept` reads
-the member side of each account about to be invited: the role must be assumable and, for
-GuardDuty, a detector must exist or ``createMemberDetector`` allow one; an account that could
-not accept is not invited (see ``observe.observe_member_sides``). The session and the detector
-found are kept for the accept, which then makes no extra call.
-
-Every member-side write survives a lost answer that botocore retries: a CreateDetector retried
-into "a detector already exists" is confirmed by ListDetectors, an EnableSecurityHub retried
-into 409 is what we want, an accept retried into "invitationId is not valid" is confirmed by
-GetAdministratorAccount.
+the member side of each account about to be invited: the role must be assumable and the
+service's own check (if it has one) must pass; an account that could not accept is not invited
+(see ``observe.observe_member_sides``). The session and what the check found are kept for the
+accept, which then makes no extra call.
 
 One assumed session per member account, shared across its services and regions (a role that
 cannot be assumed is tried once). Calls made as a member are paced by that member's own
@@ -30,30 +24,32 @@ import threading
 from collections.abc import Mapping
 from typing import Any
 
-from reconciler.aws import operations
+from reconciler.aws.base import pages_by_hand
 from reconciler.aws.session import ClientFactory, assume_role, call, paginate
-from reconciler.errors import AcceptError, AwsError, ConflictError
+from reconciler.errors import AcceptError, AwsError
 from reconciler.model import AcceptSettings, Service, ShardKey
-
-OPERATIONS = (
-    *operations.declare(
-        "guardduty",
-        reads=("ListDetectors", "ListInvitations", "GetAdministratorAccount"),
-        writes=("CreateDetector", "AcceptAdministratorInvitation"),
-        principal="member",
-        needs={"CreateDetector": operations.CREATE_MEMBER_DETECTOR},
-    ),
-    *operations.declare(
-        "securityhub",
-        reads=("ListInvitations", "GetAdministratorAccount"),
-        writes=("EnableSecurityHub", "AcceptAdministratorInvitation"),
-        principal="member",
-    ),
-)
+from reconciler.services.registry import spec_of
+from reconciler.services.spec import AcceptContext
 
 
-ANSWER_LOST = "accepted (the answer was lost; confirmed by GetAdministratorAccount)"
-DETECTOR_ANSWER_LOST = "detector created (the answer was lost; confirmed by ListDetectors)"
+class MemberCalls:
+    """The spec's call protocol as a member account, in one region (pages: botocore's
+    paginator, at its default page size, or NextToken by hand where the service has none)."""
+
+    def __init__(self, client: Any, service: str, region: str, account_id: str) -> None:
+        self._client = client
+        self.service = service
+        self.region = region
+        self.account_id = account_id
+        self._paginator = spec_of(service).paging.paginator
+
+    def call(self, operation: str, /, **params: Any) -> dict[str, Any]:
+        return call(self._client, operation, service=self.service, region=self.region, **params)
+
+    def pages(self, operation: str, /, **params: Any) -> list[dict[str, Any]]:
+        if not self._paginator:
+            return list(pages_by_hand(self.call, operation, None, params))
+        return paginate(self._client, operation, service=self.service, region=self.region, **params)
 
 
 class MemberAccounts:
@@ -76,8 +72,8 @@ class MemberAccounts:
         self._refused: dict[tuple[str, str], AwsError] = {}
         self._locks: dict[tuple[str, str], threading.Lock] = {}
         self._guard = threading.Lock()
-        # (account, region) → the detectors the pre-invitation check listed, for the accept.
-        self._detectors_seen: dict[tuple[str, str], list[str]] = {}
+        # (service, account, region) → what the pre-invitation check found, for the accept.
+        self._seen: dict[tuple[str, str, str], Any] = {}
 
     def role_arn(self, account_id: str, role_name: str) -> str:
         return f"arn:{self._partition}:iam::{account_id}:role/{role_name}"
@@ -106,14 +102,18 @@ class MemberAccounts:
                 self._factories[key] = found
             return found
 
+    def _calls(self, factory: ClientFactory, key: ShardKey, account_id: str) -> MemberCalls:
+        return MemberCalls(
+            factory.client(key.service, key.region), key.service, key.region, account_id
+        )
+
     def cannot_accept(self, key: ShardKey, account_id: str) -> str | None:
         """Why ``account_id`` could not accept an invitation in ``key``'s shard; None: it can.
 
         Asked before inviting, so that no invitation email goes out that the accept step would
-        then fail on. Reads only: the role is assumed (the session is kept for the accept) and,
-        for GuardDuty, the member's detectors are listed (the one found is kept for the accept,
-        which then lists nothing again). Security Hub needs nothing more: accepting enables the
-        hub in the member when it is not (EnableSecurityHub).
+        then fail on. Reads only: the role is assumed (the session is kept for the accept) and
+        the service's own check runs (what it found is kept for the accept, which then reads
+        nothing again). A service without a check needs nothing more.
         """
         settings = self._accept.get(key.service)
         if settings is None:
@@ -127,195 +127,30 @@ class MemberAccounts:
                 "let the administrator assume it (the role's trust policy), or fix "
                 "invitation.accept.roleName"
             )
-        if key.service is not Service.GUARDDUTY:
+        member_side = spec_of(key.service).member_side
+        if member_side is None or member_side.check is None:
             return None
-        where = {"service": "guardduty", "region": key.region}
-        try:
-            detectors = self._detectors(factory.client("guardduty", key.region), where)
-        except AwsError as exc:
-            return f"its GuardDuty detectors could not be read as {role} ({exc})"
-        with self._guard:
-            self._detectors_seen[(account_id, key.region)] = detectors
-        if detectors or settings.create_member_detector:
-            return None
-        return self._no_detector(account_id, key.region)
-
-    @staticmethod
-    def _no_detector(account_id: str, region: str) -> str:
-        return (
-            f"{account_id} has no GuardDuty detector in {region}; enable GuardDuty there, or "
-            "set invitation.accept.createMemberDetector: true"
-        )
-
-    @staticmethod
-    def _detectors(client: Any, where: dict[str, str]) -> list[str]:
-        return [
-            str(detector)
-            for page in paginate(client, "ListDetectors", **where)
-            for detector in page.get("DetectorIds", ())
-        ]
-
-    @classmethod
-    def _create_detector(cls, client: Any, where: dict[str, str]) -> tuple[str, str]:
-        """CreateDetector in the member; the detector's ID and what was done, in words.
-
-        A CreateDetector whose answer was lost (a read timeout, a cut connection) is retried by
-        botocore, and the retry is refused: "a detector already exists for the current
-        account", made by the first attempt. The member's own list of detectors decides, as
-        GetAdministratorAccount does for a lost accept.
-        """
-        try:
-            reply = call(client, "CreateDetector", **where, Enable=True)
-            return str(reply["DetectorId"]), "detector created"
-        except AwsError as exc:
-            try:
-                found = cls._detectors(client, where)
-            except AwsError:
-                raise exc from None
-            if not found:
-                raise
-            return found[0], DETECTOR_ANSWER_LOST
+        context = AcceptContext("", settings, role)
+        reason, seen = member_side.check(self._calls(factory, key, account_id), context)
+        if seen is not None:
+            with self._guard:
+                self._seen[(key.service, account_id, key.region)] = seen
+        return reason
 
     def accept(self, key: ShardKey, account_id: str, administrator_account_id: str) -> str:
         settings = self._accept.get(key.service)
         if settings is None:
-            raise AcceptError(f"{key.service.value} has no invitation.accept settings")
+            raise AcceptError(f"{key.service} has no invitation.accept settings")
+        member_side = spec_of(key.service).member_side
+        if member_side is None:
+            raise AcceptError(f"{key.service} has no member-side accept")
         factory = self._factory(account_id, settings.role_name)
-        client = factory.client(key.service.value, key.region)
-        if key.service is Service.GUARDDUTY:
-            return self._accept_guardduty(
-                client, key, account_id, administrator_account_id, settings
-            )
-        return self._accept_securityhub(client, key, account_id, administrator_account_id)
-
-    def _accept_guardduty(
-        self,
-        client: Any,
-        key: ShardKey,
-        account_id: str,
-        administrator_account_id: str,
-        settings: AcceptSettings,
-    ) -> str:
-        where = {"service": "guardduty", "region": key.region}
-        done: list[str] = []
         with self._guard:
-            seen = self._detectors_seen.pop((account_id, key.region), None)
-        detector_ids = seen if seen is not None else self._detectors(client, where)
-        if detector_ids:
-            detector_id = detector_ids[0]
-        elif settings.create_member_detector:
-            detector_id, created = self._create_detector(client, where)
-            done.append(created)
-        else:
-            raise AcceptError(self._no_detector(account_id, key.region))
-        invitation_id = self._invitation_from(client, where, administrator_account_id)
-        if invitation_id is None:
-            self._require_administrator(
-                client, where, administrator_account_id, account_id, DetectorId=detector_id
-            )
-            return ", ".join([*done, "already accepted"])
-        try:
-            call(
-                client,
-                "AcceptAdministratorInvitation",
-                **where,
-                DetectorId=detector_id,
-                AdministratorId=administrator_account_id,
-                InvitationId=invitation_id,
-            )
-        except AwsError as exc:
-            self._accepted_anyway(
-                client, where, administrator_account_id, account_id, exc, DetectorId=detector_id
-            )
-            return ", ".join([*done, ANSWER_LOST])
-        return ", ".join([*done, "accepted"])
-
-    def _accept_securityhub(
-        self, client: Any, key: ShardKey, account_id: str, administrator_account_id: str
-    ) -> str:
-        where = {"service": "securityhub", "region": key.region}
-        done = "accepted"
-        try:
-            # Without the default standards: enabling them is a decision for the member's
-            # owners, and a frequent complaint about the peer scripts.
-            call(client, "EnableSecurityHub", **where, EnableDefaultStandards=False)
-            done = "hub enabled, accepted"
-        except ConflictError:
-            pass  # 409: already subscribed, which is what we need
-        invitation_id = self._invitation_from(client, where, administrator_account_id)
-        if invitation_id is None:
-            self._require_administrator(client, where, administrator_account_id, account_id)
-            return "already accepted"
-        try:
-            call(
-                client,
-                "AcceptAdministratorInvitation",
-                **where,
-                AdministratorId=administrator_account_id,
-                InvitationId=invitation_id,
-            )
-        except AwsError as exc:
-            self._accepted_anyway(client, where, administrator_account_id, account_id, exc)
-            return ANSWER_LOST
-        return done
-
-    @staticmethod
-    def _invitation_from(
-        client: Any, where: dict[str, str], administrator_account_id: str
-    ) -> str | None:
-        """The pending invitation from our administrator (every page), or None."""
-        for page in paginate(client, "ListInvitations", **where):
-            for invitation in page.get("Invitations", ()):
-                if str(invitation.get("AccountId")) == administrator_account_id:
-                    return str(invitation["InvitationId"])
-        return None
-
-    @classmethod
-    def _accepted_anyway(
-        cls,
-        client: Any,
-        where: dict[str, str],
-        administrator_account_id: str,
-        account_id: str,
-        error: AwsError,
-        **scope: str,
-    ) -> None:
-        """After a failed accept: fine if the member answers to us now, else ``error``.
-
-        An accept whose answer was lost (a read timeout, a cut connection) is retried by
-        botocore, and the retry finds the invitation already used: "invitationId is not
-        valid", although the first attempt made the member ours. The member's own view
-        (GetAdministratorAccount) decides, as it does when no invitation is pending.
-        """
-        try:
-            cls._require_administrator(client, where, administrator_account_id, account_id, **scope)
-        except (AcceptError, AwsError):
-            raise error from None
-
-    @staticmethod
-    def _require_administrator(
-        client: Any,
-        where: dict[str, str],
-        administrator_account_id: str,
-        account_id: str,
-        **scope: str,
-    ) -> None:
-        """No invitation is pending: fine if the member already answers to us, else fail.
-
-        That happens when an earlier run accepted and was stopped before verifying, or when an
-        organization account was associated directly by CreateMembers.
-        """
-        reply = call(client, "GetAdministratorAccount", **where, **scope)
-        administrator = reply.get("Administrator") or {}
-        status = str(
-            administrator.get("RelationshipStatus") or administrator.get("MemberStatus") or ""
+            seen = self._seen.pop((key.service, account_id, key.region), None)
+        context = AcceptContext(
+            administrator_account_id,
+            settings,
+            self.role_arn(account_id, settings.role_name),
+            seen,
         )
-        if (
-            str(administrator.get("AccountId")) == administrator_account_id
-            and status.casefold() == "enabled"
-        ):
-            return
-        raise AcceptError(
-            f"{account_id} has no pending {where['service']} invitation from "
-            f"{administrator_account_id} in {where['region']}"
-        )
+        return member_side.accept(self._calls(factory, key, account_id), context)

@@ -1,15 +1,15 @@
 """Members from AWS Organizations: the ACTIVE accounts of the organization or of some OUs.
 
-``membersFrom.organization`` lets a manifest say "every account of the organization" (or of
-these OUs, recursively) instead of listing them. The accounts are read with ListAccounts (the
-whole organization) or ListAccountsForParent and ListOrganizationalUnitsForParent (OUs), every
-page, optionally as another role (``roleArn``: the management account, or a delegated
-administrator of Organizations, is who may list them). Their emails come from Organizations,
-which GuardDuty needs; explicit ``members`` entries still win (see ``manifest.expand``).
+``membersFrom.organization`` lets a manifest say "every account of the organization" (or of these
+OUs, recursively) instead of listing them. The accounts are read with ListAccounts (the whole
+organization) or ListAccountsForParent and ListOrganizationalUnitsForParent (OUs), every page,
+optionally as another role (``roleArn``: the management account, or a delegated administrator of
+Organizations, is who may list them). Their emails come from Organizations, which some services'
+CreateMembers needs; explicit ``members`` entries still win (see ``manifest.expand``).
 
 Only ACTIVE accounts are enrolled. The others (suspended, closing, closed, not yet activated)
 are returned as *skipped* with their state, for the run to report: AWS refuses to enroll them,
-and Security Hub still lists a suspended member as Enabled, so they must not look like
+and a service may still list a suspended member as Enabled, so they must not look like
 members to add, nor like unmanaged members to prune. The state is read from ``State``;
 ``Status``, its predecessor (retired by AWS on 9 September 2026, and without CLOSED), only when
 ``State`` is absent.
@@ -23,9 +23,9 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from reconciler.aws import operations
 from reconciler.aws.session import ClientFactory, assume_role, paginate
 from reconciler.model import DesiredMember, DesiredState
+from reconciler.services import operations
 
 OPERATIONS = operations.declare(
     "organizations",

@@ -1,7 +1,7 @@
 """Client-side pacing: one token bucket per (service, region).
 
-AWS rate-limits the member APIs per account and region (Security Hub publishes 10 requests/s
-with a burst of 30; GuardDuty publishes nothing, we use the same). A throttled call is a wasted
+AWS rate-limits the member APIs per account and region (one service publishes 10 requests/s
+with a burst of 30; the others publish nothing, we use the same). A throttled call is a wasted
 call, and botocore's retry backs off far longer than the bucket needs to refill, so we pace
 ourselves instead of relying on retries: every HTTP attempt (retries included, because the
 hook sits on ``before-send``) takes a token first, waiting for it if need be.

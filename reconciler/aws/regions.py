@@ -1,7 +1,7 @@
 """The region catalog, read from botocore's bundled endpoint data (no network call).
 
 The manifest validator needs to know which regions exist, which partition each belongs to
-(aws, aws-us-gov, aws-cn, ...) and which regions offer GuardDuty and Security Hub. botocore
+(aws, aws-us-gov, aws-cn, ...) and which regions offer each member service. botocore
 ships that data; we read it once and hand a pure :class:`~reconciler.model.RegionCatalog` on.
 
 The endpoint data is read through :func:`shared_data_loader`, which the run's sessions are
@@ -19,9 +19,7 @@ from typing import Any
 import botocore.session
 
 from reconciler.model import RegionCatalog, Service
-
-#: The key of each service in botocore's endpoint data (its endpoint prefix).
-_ENDPOINT_PREFIX = {Service.GUARDDUTY: "guardduty", Service.SECURITYHUB: "securityhub"}
+from reconciler.services.registry import SPECS
 
 
 @lru_cache(maxsize=1)
@@ -54,14 +52,15 @@ def catalog_from_endpoint_data(data: dict[str, Any]) -> RegionCatalog:
     endpoints, such as ``fips-us-east-1``, which are not regions).
     """
     regions_by_partition: dict[str, frozenset[str]] = {}
-    offered: dict[Service, set[str]] = {service: set() for service in Service}
+    offered: dict[Service, set[str]] = {spec.name: set() for spec in SPECS}
     for partition in data["partitions"]:
         regions = frozenset(partition.get("regions", {}))
         regions_by_partition[partition["partition"]] = regions
         services = partition.get("services", {})
-        for service in Service:
-            endpoints = services.get(_ENDPOINT_PREFIX[service], {}).get("endpoints", {})
-            offered[service].update(name for name in endpoints if name in regions)
+        for spec in SPECS:
+            # A service's key in the endpoint data is its endpoint prefix.
+            endpoints = services.get(spec.endpoint_prefix, {}).get("endpoints", {})
+            offered[spec.name].update(name for name in endpoints if name in regions)
     return RegionCatalog(
         regions_by_partition=regions_by_partition,
         offered={service: frozenset(names) for service, names in offered.items()},

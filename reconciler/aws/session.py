@@ -7,9 +7,9 @@ botocore's event system, which is what makes the guarantees hold for *every* cal
 adapter makes it:
 
 - ``before-call``: refuse an operation nobody declared (the factory's
-  :class:`~reconciler.aws.operations.OperationTable`, the registry's in a run), and any mutating
-  one when dry-run is on: the preview is read-only by construction, not by an ``if`` in the
-  applier;
+  :class:`~reconciler.services.operations.OperationTable`, the registry's in a run), and any
+  mutating one when dry-run is on: the preview is read-only by construction, not by an ``if`` in
+  the applier;
 - ``before-send``: take a token from the (service, region) bucket, once per HTTP attempt, so
   botocore's own retries are paced too;
 - ``after-call`` / ``after-call-error``: one debug log event per call (service, region,
@@ -42,8 +42,6 @@ from botocore.credentials import RefreshableCredentials
 from botocore.utils import parse_timestamp
 
 from reconciler import __version__
-from reconciler.aws import operations
-from reconciler.aws.operations import OperationTable
 from reconciler.aws.ratelimit import RateLimiter
 from reconciler.errors import (
     AwsError,
@@ -55,6 +53,8 @@ from reconciler.errors import (
     TransientAwsError,
     UndeclaredOperation,
 )
+from reconciler.services import operations
+from reconciler.services.operations import OperationTable
 
 log = structlog.get_logger("reconciler.aws")
 

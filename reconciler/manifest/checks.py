@@ -1,11 +1,11 @@
 """The rules that need more than one value, or the region catalog, and the build of a Manifest.
 
-pydantic has checked each value on its own (:mod:`reconciler.manifest.models`); here we check
-how they fit together: regions against botocore's catalog and against one another, members
-against the top-level services and regions, duplicates, the administrator, emails where
-GuardDuty needs them, service quotas, and role ARNs against the partition. The same single
-pass over the members builds the :class:`~reconciler.manifest.values.Manifest`, so a
-50,000-member manifest is walked once.
+pydantic has checked each value on its own (:mod:`reconciler.manifest.models`); here we check how
+they fit together: regions against botocore's catalog and against one another, members against the
+top-level services and regions, duplicates, the administrator, emails where a service needs them,
+service quotas (each service's spec), and role ARNs against the partition. The same single pass over
+the members builds the :class:`~reconciler.manifest.values.Manifest`, so a 50,000-member manifest is
+walked once.
 
 Problems are raised as :class:`Problem`, which carries a path into the merged document rather
 than a file and line: :mod:`reconciler.manifest.loading` knows which file (and which YAML or
@@ -17,13 +17,12 @@ from __future__ import annotations
 import difflib
 from collections import Counter
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 from reconciler.manifest.models import (
     ROLE_ARN_RE,
-    GuardDutySettings,
     ManifestDocument,
     Member,
-    SecurityHubSettings,
     ServiceName,
 )
 from reconciler.manifest.values import Manifest, ManifestMember, OrganizationSource
@@ -37,16 +36,13 @@ from reconciler.model import (
     Service,
     ServiceSettings,
 )
+from reconciler.services import registry
 
-#: Members one administrator may have per region (facts file, section 7). GuardDuty's
-#: invitation quota (5,000) is unverified, so only its documented total is enforced.
+#: Members one administrator may have per region, from each service's spec (facts file,
+#: section 7).
 QUOTAS: Mapping[tuple[Service, Mode], int] = {
-    (Service.GUARDDUTY, Mode.ORGANIZATION): 50_000,
-    (Service.GUARDDUTY, Mode.INVITATION): 50_000,
-    (Service.SECURITYHUB, Mode.ORGANIZATION): 10_000,
-    (Service.SECURITYHUB, Mode.INVITATION): 1_000,
+    (spec.name, mode): quota for spec in registry.SPECS for mode, quota in spec.quotas.items()
 }
-_SERVICE_LABEL = {Service.GUARDDUTY: "GuardDuty", Service.SECURITYHUB: "Security Hub"}
 
 
 class Problem(Exception):
@@ -187,38 +183,45 @@ def _check_role_arn(arn: str, loc: Loc, partition: str, account_id: str | None) 
 def _check_services(
     doc: ManifestDocument, catalog: RegionCatalog
 ) -> dict[Service, ServiceSettings]:
-    configured: list[tuple[Service, GuardDutySettings | SecurityHubSettings]] = []
-    if doc.services.guardduty is not None:
-        configured.append((Service.GUARDDUTY, doc.services.guardduty))
-    if doc.services.securityhub is not None:
-        configured.append((Service.SECURITYHUB, doc.services.securityhub))
+    configured: list[tuple[Service, Any]] = [
+        (service_spec.name, getattr(doc.services, service_spec.name))
+        for service_spec in registry.SPECS
+        if getattr(doc.services, service_spec.name) is not None
+    ]
     if not configured:
-        raise Problem("at least one service is required (guardduty, securityhub)", ("services",))
+        raise Problem(
+            f"at least one service is required ({', '.join(registry.NAMES)})", ("services",)
+        )
     settings: dict[Service, ServiceSettings] = {}
     for service, spec in configured:
+        label = registry.spec_of(service).label
         for index, region in enumerate(doc.regions):
             if not catalog.offers(service, region):
                 raise Problem(
-                    f"{_SERVICE_LABEL[service]} is not available in {region} "
-                    "(botocore's endpoint data)",
+                    f"{label} is not available in {region} (botocore's endpoint data)",
                     ("regions", index),
                     value=region,
                     has_value=True,
                 )
         mode = Mode(spec.mode)
+        if mode not in registry.spec_of(service).modes:
+            raise Problem(
+                f"{label} has no {mode.value} mode",
+                ("services", service, "mode"),
+                value=mode.value,
+                has_value=True,
+            )
         if spec.invitation is not None and mode is not Mode.INVITATION:
             raise Problem(
                 f"invitation settings apply only in invitation mode, and services."
-                f"{service.value}.mode is {mode.value}",
-                ("services", service.value, "invitation"),
+                f"{service}.mode is {mode.value}",
+                ("services", service, "invitation"),
             )
         settings[service] = _service_settings(service, mode, spec)
     return settings
 
 
-def _service_settings(
-    service: Service, mode: Mode, spec: GuardDutySettings | SecurityHubSettings
-) -> ServiceSettings:
+def _service_settings(service: Service, mode: Mode, spec: Any) -> ServiceSettings:
     invitation = spec.invitation
     if invitation is None:
         return ServiceSettings(service=service, mode=mode)
@@ -292,12 +295,8 @@ def _check_members(
                 member, index, all_regions
             )
             region_sets[region_key] = member_regions
-        if member.email is None and Service.GUARDDUTY in member_services:
-            raise Problem(
-                "an email is required for a GuardDuty member (GuardDuty's CreateMembers needs "
-                "the account's root email); add email:, or set services: [securityhub]",
-                ("members", index),
-            )
+        if member.email is None:
+            _check_email_needed(index, member_services, services)
         combos[member_services, member_regions] += 1
         built.append(ManifestMember(account_id, member.email, member_services, member_regions))
     _check_quotas(combos, built, services, doc.regions)
@@ -318,12 +317,39 @@ def _check_unique_email(
         f"account {members[index].account_id} has the same root email as account "
         f"{other.account_id} (at {{related}}{written}; AWS compares emails ignoring case): "
         "every AWS account has its own root email, so one of them is a copy error "
-        "(GuardDuty would end it in EmailVerificationFailed)",
+        f"({_VERIFIERS} would end it in EmailVerificationFailed)",
         ("members", index, "email"),
         value=email,
         has_value=True,
         related=("members", first, "email"),
     )
+
+
+# The services that verify an invitee's email (and fail the invitation of a wrong one).
+_VERIFIERS = registry.listed([spec.label for spec in registry.SPECS if spec.email.verified], "or")
+
+
+def _check_email_needed(
+    index: int, member_services: frozenset[Service], services: Mapping[Service, ServiceSettings]
+) -> None:
+    """Refuse a member without an email in the scope of a service that needs one."""
+    for spec in registry.SPECS:
+        if spec.name in member_services and spec.needs_email(services[spec.name].mode):
+            others = [
+                other.name
+                for other in registry.SPECS
+                if (
+                    not other.needs_email(services[other.name].mode)
+                    if other.name in services
+                    else not other.email.required_in
+                )
+            ]
+            instead = f", or set services: [{', '.join(others)}]" if others else ""
+            raise Problem(
+                f"an email is required for a {spec.label} member ({spec.email.why}); add "
+                f"email:{instead}",
+                ("members", index),
+            )
 
 
 def _member_services(member: Member, index: int, allowed: frozenset[Service]) -> frozenset[Service]:
@@ -335,7 +361,7 @@ def _member_services(member: Member, index: int, allowed: frozenset[Service]) ->
             raise Problem(f"service {name} is listed twice", loc, value=name, has_value=True)
         seen.add(name)
         if Service(name) not in allowed:
-            listed = ", ".join(sorted(s.value for s in allowed))
+            listed = ", ".join(sorted(allowed))
             raise Problem(
                 f"{name} is not under the top-level services ({listed}); add it there first",
                 loc,
@@ -382,7 +408,8 @@ def _check_quotas(
                     count += 1
                     if count > quota:
                         raise Problem(
-                            f"{total:,} {_SERVICE_LABEL[service]} members in {region} exceed "
+                            f"{total:,} {registry.spec_of(service).label} members in {region} "
+                            "exceed "
                             f"its quota of {quota:,} {settings.mode.value} members per "
                             "administrator per region; this is the first one over it",
                             ("members", index, "accountId"),

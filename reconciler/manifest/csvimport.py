@@ -1,10 +1,9 @@
 """Members from a CSV file, in the format of AWS's multi-account enablement scripts.
 
-Teams moving from those scripts (amazon-guardduty-multiaccount-scripts and the Security Hub
-one) keep their account list as ``AccountId,Email`` lines with no header. ``members: {csv:
-path}`` reads that file as is. This module only splits it into rows and remembers each row's
-line; the rows are validated like YAML members, and :mod:`reconciler.manifest.loading` names
-the CSV file and line in any error.
+Teams moving from those scripts (awslabs' ``*-multiaccount-scripts``, one per service) keep their
+account list as ``AccountId,Email`` lines with no header. ``members: {csv: path}`` reads that file
+as is. This module only splits it into rows and remembers each row's line; the rows are validated
+like YAML members, and :mod:`reconciler.manifest.loading` names the CSV file and line in any error.
 
 An error here names the line, never shows it: a line is not the value of any field, and the
 file named may not be a members list at all (a copied ``.env``, a credentials file), whose

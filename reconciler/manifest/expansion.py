@@ -14,6 +14,7 @@ from collections.abc import Collection, Sequence
 from reconciler.errors import UsageError
 from reconciler.manifest.values import Manifest
 from reconciler.model import DesiredMember, DesiredState, Service, ShardKey
+from reconciler.services import registry
 
 
 def expand(
@@ -67,17 +68,14 @@ def expand(
 
 
 def _scope_services(manifest: Manifest, wanted: Collection[Service] | None) -> tuple[Service, ...]:
-    configured = tuple(s for s in Service if s in manifest.services)
+    configured = tuple(s for s in registry.NAMES if s in manifest.services)
     if not wanted:
         return configured
     chosen: set[Service] = set()
     for name in wanted:
-        try:
-            service = Service(name)
-        except ValueError:
-            service = None
-        if service is None or service not in manifest.services:
-            listed = ", ".join(s.value for s in configured)
+        service = Service(name)
+        if service not in manifest.services:
+            listed = ", ".join(configured)
             raise UsageError(f"--service {name} is not one of the manifest's services ({listed})")
         chosen.add(service)
     return tuple(s for s in configured if s in chosen)

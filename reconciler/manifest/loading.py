@@ -53,6 +53,7 @@ from reconciler.manifest.yamlio import (
     read_text,
 )
 from reconciler.model import RegionCatalog
+from reconciler.services import registry
 
 _YAML_SUFFIXES = (".yaml", ".yml")
 
@@ -591,26 +592,47 @@ def _unknown_key(loc: Loc) -> str:
     key = loc[-1]
     parent = loc[:-1]
     if parent == ("services",):
-        return f"unknown service {key!r}; this reconciler manages guardduty and securityhub"
-    if parent[:2] == ("services", "securityhub") and key in (
-        "message",
-        "disableEmailNotification",
-        "createMemberDetector",
-    ):
-        why = (
-            "Security Hub has no detector to create"
-            if key == "createMemberDetector"
-            else "Security Hub's InviteMembers takes neither a message nor disableEmailNotification"
-        )
-        return (
-            f"{key} is GuardDuty-only ({why}); remove it from "
-            f"services.securityhub.{format_loc(parent[2:])}"
-        )
+        return f"unknown service {key!r}; this reconciler manages {registry.listed(registry.NAMES)}"
+    foreign = _foreign_key(parent, str(key))
+    if foreign is not None:
+        return foreign
     allowed = _allowed_keys(parent)
     close = difflib.get_close_matches(str(key), allowed, n=1)
     guess = f" (did you mean {close[0]}?)" if close else ""
     listed = f"; allowed here: {', '.join(allowed)}" if allowed else ""
     return f"unknown key {key!r}{guess}{listed}"
+
+
+def _foreign_key(parent: Loc, key: str) -> str | None:
+    """The message for a key that only other services take (their specs say why), or None."""
+    if len(parent) < 2 or parent[0] != "services" or not registry.is_service(str(parent[1])):
+        return None
+    spec = registry.spec_of(str(parent[1]))
+    why = spec.foreign_keys.get(key)
+    if why is None:
+        return None
+    owners = [
+        other.label
+        for other in registry.SPECS
+        if other is not spec and key in _keys_anywhere(other.settings)
+    ]
+    if not owners:
+        return None
+    return (
+        f"{key} is {'/'.join(owners)}-only ({why}); remove it from "
+        f"services.{spec.name}.{format_loc(parent[2:])}"
+    )
+
+
+def _keys_anywhere(model: type[BaseModel]) -> set[str]:
+    """Every key ``model`` and the models inside it accept."""
+    keys: set[str] = set()
+    for name, info in model.model_fields.items():
+        keys.add(info.alias or name)
+        inner = _model_in(info.annotation)
+        if inner is not None:
+            keys |= _keys_anywhere(inner)
+    return keys
 
 
 def _allowed_keys(loc: Loc) -> list[str]:

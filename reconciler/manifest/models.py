@@ -14,17 +14,24 @@ from __future__ import annotations
 
 import re
 import string
-from typing import Annotated, Any, Final, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
 
 from pydantic import (
-    BaseModel,
     ConfigDict,
     Discriminator,
     Field,
     StringConstraints,
     Tag,
+    create_model,
 )
-from pydantic.alias_generators import to_camel
+
+from reconciler.model import Mode
+from reconciler.services import registry
+from reconciler.services.settings import ROLE_NAME_PATTERN as ROLE_NAME_PATTERN
+from reconciler.services.settings import ROLE_PATH_AND_NAME as _ROLE_PATH_AND_NAME
+from reconciler.services.settings import ModeName as ModeName
+from reconciler.services.settings import RoleName as RoleName
+from reconciler.services.settings import SettingsModel as _Model
 
 # The syntax of each kind of string, as patterns that pydantic checks in Rust (fast: no Python
 # call per member) and that the JSON schema hands to editors, so they are written in the
@@ -32,8 +39,6 @@ from pydantic.alias_generators import to_camel
 # named groups. When a value fails one, the matching *_problem function says why in words.
 ACCOUNT_ID_PATTERN: Final = r"^[0-9]{12}$"
 OU_ID_PATTERN: Final = r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$"
-_ROLE_PATH_AND_NAME: Final = r"(?:[A-Za-z0-9_+=,.@-]+/)*[A-Za-z0-9_+=,.@-]{1,64}"
-ROLE_NAME_PATTERN: Final = f"^{_ROLE_PATH_AND_NAME}$"
 ROLE_ARN_PATTERN: Final = f"^arn:aws[a-z0-9-]*:iam::[0-9]{{12}}:role/{_ROLE_PATH_AND_NAME}$"
 #: The same, with the parts named, for the cross-field checks (partition, account).
 ROLE_ARN_RE: Final = re.compile(
@@ -41,7 +46,7 @@ ROLE_ARN_RE: Final = re.compile(
 )
 REGION_PATTERN: Final = r"^[a-z]{2,4}(-[a-z]+)+-[0-9]+$"
 
-# GuardDuty's AccountDetail.email documentation (the facts file, section 10).
+# The member services' AccountDetail.email documentation (the facts file, section 10).
 EMAIL_MIN, EMAIL_MAX = 6, 64
 EMAIL_LOCAL_FORBIDDEN: Final = frozenset("\"'()<>[]:,\\|%&")
 _DOMAIN_CHARS: Final = frozenset(string.ascii_letters + string.digits + ".-")
@@ -71,7 +76,7 @@ def account_id_problem(value: str) -> str:
 
 
 def email_problem(value: str) -> str | None:
-    """Why GuardDuty would refuse ``value`` as a member email, or None when it would not."""
+    """Why a member service would refuse ``value`` as an email, or None when it would not."""
     if EMAIL_MIN <= len(value) <= EMAIL_MAX and _EMAIL_RE.fullmatch(value):
         return None
     if not EMAIL_MIN <= len(value) <= EMAIL_MAX:
@@ -137,33 +142,27 @@ Email = Annotated[
     StringConstraints(min_length=EMAIL_MIN, max_length=EMAIL_MAX, pattern=EMAIL_PATTERN),
 ]
 RoleArn = Annotated[str, StringConstraints(pattern=ROLE_ARN_PATTERN)]
-RoleName = Annotated[str, StringConstraints(pattern=ROLE_NAME_PATTERN)]
 OuId = Annotated[str, StringConstraints(pattern=OU_ID_PATTERN)]
 # Whether a region exists, and offers the service, is checked against botocore's endpoint
 # data in checks.py, with a better message than a pattern could give; the pattern is only
 # published in the schema, to help editors catch typos such as US-EAST-1.
 Region = Annotated[str, Field(json_schema_extra={"pattern": REGION_PATTERN})]
-ServiceName = Literal["guardduty", "securityhub"]
-ModeName = Literal["organization", "invitation"]
-
-
-class _Model(BaseModel):
-    # strict: YAML already typed every value; coercing "10" to 10 or 1 to True would hide
-    # mistakes. frozen: a validated manifest is a value. extra=forbid: a misspelt key must
-    # not silently mean "use the default".
-    model_config = ConfigDict(
-        frozen=True,
-        extra="forbid",
-        strict=True,
-        alias_generator=to_camel,
-        validate_by_alias=True,
-        validate_by_name=False,
-        serialize_by_alias=True,
-    )
+if TYPE_CHECKING:
+    ServiceName = str
+else:
+    # The registered services' names, as a Literal of them.
+    ServiceName = Literal[registry.NAMES]
 
 
 class Administrator(_Model):
-    """The GuardDuty / Security Hub administrator (delegated administrator) account."""
+    model_config = ConfigDict(
+        json_schema_extra={
+            "description": (
+                f"The {' / '.join(spec.label for spec in registry.SPECS)} administrator "
+                "(delegated administrator) account."
+            )
+        }
+    )
 
     account_id: AccountId = Field(description="The administrator account's 12-digit ID.")
     role_arn: RoleArn | None = Field(
@@ -175,96 +174,51 @@ class Administrator(_Model):
     )
 
 
-class GuardDutyAccept(_Model):
-    """Accept GuardDuty invitations inside each invited member account."""
-
-    role_name: RoleName = Field(
-        default="OrganizationAccountAccessRole",
-        description="The role assumed in each member account to accept the invitation.",
-    )
-    create_member_detector: bool = Field(
-        default=False,
-        description=(
-            "Create (and enable) a detector in a member account that has none, instead of "
-            "reporting that member as blocked."
-        ),
-    )
-
-
-class SecurityHubAccept(_Model):
-    """Accept Security Hub invitations inside each invited member account."""
-
-    role_name: RoleName = Field(
-        default="OrganizationAccountAccessRole",
-        description="The role assumed in each member account to accept the invitation.",
-    )
-
-
-class GuardDutyInvitation(_Model):
-    """Invitation-mode options for GuardDuty."""
-
-    message: str | None = Field(default=None, description="Text added to the invitation email.")
-    disable_email_notification: bool = Field(
-        default=False, description="Invite without sending the member's root user an email."
-    )
-    accept: GuardDutyAccept | None = Field(
-        default=None, description="Accept the invitations in the member accounts too (opt-in)."
-    )
-    reinvite: bool = Field(
-        default=False,
-        description=(
-            "Invite again members that resigned or were removed. Off by default: an hourly "
-            "run would otherwise email them every hour."
-        ),
-    )
-
-
-class SecurityHubInvitation(_Model):
-    """Invitation-mode options for Security Hub (its InviteMembers takes no message)."""
-
-    accept: SecurityHubAccept | None = Field(
-        default=None, description="Accept the invitations in the member accounts too (opt-in)."
-    )
-    reinvite: bool = Field(
-        default=False, description="Invite again members that resigned or were removed."
-    )
-
-
-class GuardDutySettings(_Model):
-    """How members join the GuardDuty administrator."""
-
-    mode: ModeName = Field(
-        description=(
-            "organization: members are accounts of the AWS Organization and are enabled "
-            "directly. invitation: members are created, then invited, and must accept."
-        )
-    )
-    invitation: GuardDutyInvitation | None = Field(
-        default=None, description="Only with mode: invitation."
-    )
-
-
-class SecurityHubSettings(_Model):
-    """How members join the Security Hub administrator."""
-
-    mode: ModeName = Field(
-        description=(
-            "organization: members are accounts of the AWS Organization and are enabled "
-            "directly. invitation: members are created, then invited, and must accept."
-        )
-    )
-    invitation: SecurityHubInvitation | None = Field(
-        default=None, description="Only with mode: invitation."
-    )
-
-
-class Services(_Model):
-    """The services to reconcile; at least one."""
-
+class _ServicesBase(_Model):
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
-    guardduty: GuardDutySettings | None = Field(default=None, description="Amazon GuardDuty.")
-    securityhub: SecurityHubSettings | None = Field(default=None, description="AWS Security Hub.")
+
+def _services_model() -> type[_Model]:
+    """``services``: one optional key per registered service, its own settings model."""
+    fields: dict[str, Any] = {
+        spec.name: (spec.settings | None, Field(default=None, description=spec.description))
+        for spec in registry.SPECS
+    }
+    return create_model(
+        "Services",
+        __base__=_ServicesBase,
+        __doc__="The services to reconcile; at least one.",
+        __module__=__name__,
+        **fields,
+    )
+
+
+if TYPE_CHECKING:
+
+    class Services(_Model):
+        """The services to reconcile (built from the registry at run time)."""
+
+else:
+    Services = _services_model()
+
+
+def _email_description() -> str:
+    """The email's description: which services need one, and in which modes."""
+    always, some, never = [], [], []
+    for spec in registry.SPECS:
+        modes = spec.email.required_in
+        if modes == frozenset(Mode):
+            always.append(f"{spec.label}'s")
+        elif modes:
+            some.append(f"{spec.label}'s in {' and '.join(sorted(m.value for m in modes))} mode")
+        else:
+            never.append(spec.label)
+    scopes = registry.listed([*always, *some], "or")
+    text = f"The account's root email. Required when the member is in {scopes} scope"
+    text += " (its CreateMembers needs one)"
+    if never:
+        text += f"; optional for {registry.listed(never)}"
+    return text + "."
 
 
 class Member(_Model):
@@ -273,10 +227,7 @@ class Member(_Model):
     account_id: AccountId = Field(description="The member account's 12-digit ID.")
     email: Email | None = Field(
         default=None,
-        description=(
-            "The account's root email. Required when the member is in GuardDuty's scope "
-            "(its CreateMembers needs one); optional for Security Hub."
-        ),
+        description=_email_description(),
     )
     services: list[ServiceName] | None = Field(
         default=None,

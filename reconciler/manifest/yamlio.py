@@ -42,7 +42,7 @@ from reconciler.errors import ManifestError
 #: Larger than any real manifest (50,000 members take about 3.5 MB) and small enough that a
 #: runaway file is refused before it is read.
 MAX_FILE_BYTES: Final = 20 * 1024 * 1024
-#: A manifest needs five levels (services → guardduty → invitation → accept → roleName).
+#: A manifest needs five levels (services → a service → invitation → accept → roleName).
 MAX_DEPTH: Final = 32
 #: Scalars plus collections; a 50,000-member manifest with per-member lists has about 600,000.
 MAX_NODES: Final = 1_500_000

@@ -13,10 +13,11 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from reconciler.aws.guardduty import GuardDutyAdapter
+from reconciler.aws.base import MemberAdapter
 from reconciler.aws.registry import OPERATIONS
-from reconciler.aws.securityhub import SecurityHubAdapter
 from reconciler.aws.session import ClientFactory
+from reconciler.services.guardduty import SPEC as GUARDDUTY
+from reconciler.services.securityhub import SPEC as SECURITYHUB
 from tests.factories import ADMIN
 
 REGION = "us-east-1"
@@ -33,16 +34,16 @@ def factory() -> ClientFactory:
 
 
 @pytest.fixture
-def guardduty(factory: ClientFactory) -> Iterator[tuple[GuardDutyAdapter, Stubber]]:
-    adapter = GuardDutyAdapter(factory, REGION, account_id=ADMIN)
+def guardduty(factory: ClientFactory) -> Iterator[tuple[MemberAdapter, Stubber]]:
+    adapter = MemberAdapter(GUARDDUTY, factory, REGION, account_id=ADMIN)
     with Stubber(factory.client("guardduty", REGION)) as stubber:
         yield adapter, stubber
         stubber.assert_no_pending_responses()
 
 
 @pytest.fixture
-def securityhub(factory: ClientFactory) -> Iterator[tuple[SecurityHubAdapter, Stubber]]:
-    adapter = SecurityHubAdapter(factory, REGION, account_id=ADMIN)
+def securityhub(factory: ClientFactory) -> Iterator[tuple[MemberAdapter, Stubber]]:
+    adapter = MemberAdapter(SECURITYHUB, factory, REGION, account_id=ADMIN)
     with Stubber(factory.client("securityhub", REGION)) as stubber:
         yield adapter, stubber
         stubber.assert_no_pending_responses()

@@ -15,16 +15,15 @@ from __future__ import annotations
 from botocore.stub import Stubber
 
 from reconciler.apply import apply_shard
-from reconciler.aws.guardduty import GuardDutyAdapter
-from reconciler.aws.securityhub import SecurityHubAdapter
+from reconciler.aws.base import MemberAdapter
 from reconciler.model import DesiredMember, Mode, Service, ServiceSettings, ShardKey
 from reconciler.plan import Action, Step
 from reconciler.verify import Outcome, verify_shard
 from tests.adapters.conftest import DETECTOR, gd_member, stub_detector
 from tests.factories import account
 
-GD = ShardKey(Service.GUARDDUTY, "us-east-1")
-SH = ShardKey(Service.SECURITYHUB, "us-east-1")
+GD = ShardKey(Service("guardduty"), "us-east-1")
+SH = ShardKey(Service("securityhub"), "us-east-1")
 ALREADY_MEMBER = (
     "The request is rejected because the given account ID is already a member or associated "
     "member of the current account."
@@ -39,7 +38,7 @@ def members(*ids: str) -> tuple[DesiredMember, ...]:
     return tuple(DesiredMember(i, f"aws+{i}@example.com") for i in ids)
 
 
-def observe_empty(stubber: Stubber, adapter: GuardDutyAdapter) -> None:
+def observe_empty(stubber: Stubber, adapter: MemberAdapter) -> None:
     stub_detector(stubber)
     stubber.add_response(
         "list_members",
@@ -50,7 +49,7 @@ def observe_empty(stubber: Stubber, adapter: GuardDutyAdapter) -> None:
 
 
 def test_guardduty_invitation_apply_and_verify(
-    guardduty: tuple[GuardDutyAdapter, Stubber],
+    guardduty: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = guardduty
     observe_empty(stubber, adapter)
@@ -94,7 +93,7 @@ def test_guardduty_invitation_apply_and_verify(
         Action(GD, Step.CREATE, batch),
         Action(GD, Step.INVITE, batch),
     ]
-    settings = ServiceSettings(Service.GUARDDUTY, Mode.INVITATION)
+    settings = ServiceSettings(Service("guardduty"), Mode.INVITATION)
     application = apply_shard(adapter, actions, settings)
     results, calls = verify_shard(adapter, application)
     by_account = {r.account_id: r for r in results}
@@ -112,7 +111,7 @@ def test_guardduty_invitation_apply_and_verify(
 
 
 def test_securityhub_409_is_verified_and_the_rest_created_once(
-    securityhub: tuple[SecurityHubAdapter, Stubber],
+    securityhub: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = securityhub
     present, absent = account(1), account(2)
@@ -139,7 +138,7 @@ def test_securityhub_409_is_verified_and_the_rest_created_once(
         {"AccountIds": [present, absent]},
     )
     batch = (DesiredMember(present), DesiredMember(absent))
-    settings = ServiceSettings(Service.SECURITYHUB, Mode.ORGANIZATION)
+    settings = ServiceSettings(Service("securityhub"), Mode.ORGANIZATION)
     application = apply_shard(adapter, [Action(SH, Step.CREATE, batch)], settings)
     results, _ = verify_shard(adapter, application)
     assert [(r.account_id, r.outcome, r.reason) for r in results] == [
@@ -149,7 +148,7 @@ def test_securityhub_409_is_verified_and_the_rest_created_once(
 
 
 def test_call_level_error_fails_the_batch_and_skips_the_invite(
-    securityhub: tuple[SecurityHubAdapter, Stubber],
+    securityhub: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = securityhub
     one = account(1)
@@ -160,7 +159,7 @@ def test_call_level_error_fails_the_batch_and_skips_the_invite(
         http_status_code=400,
     )
     batch = (DesiredMember(one),)
-    settings = ServiceSettings(Service.SECURITYHUB, Mode.INVITATION)
+    settings = ServiceSettings(Service("securityhub"), Mode.INVITATION)
     application = apply_shard(
         adapter,
         [Action(SH, Step.CREATE, batch), Action(SH, Step.INVITE, batch)],

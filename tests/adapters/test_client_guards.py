@@ -20,18 +20,19 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
+from reconciler.aws.base import MemberAdapter
 from reconciler.aws.registry import OPERATIONS
-from reconciler.aws.securityhub import SecurityHubAdapter
 from reconciler.aws.session import ClientFactory, ClientSettings
 from reconciler.errors import DryRunViolation, UndeclaredOperation
 from reconciler.model import DesiredMember
+from reconciler.services.securityhub import SPEC as SECURITYHUB
 from tests.adapters.conftest import REGION, make_factory
 from tests.factories import ADMIN, account
 
 
 def test_dry_run_refuses_mutating_calls_before_any_stubbed_response() -> None:
     factory = make_factory(dry_run=True)
-    adapter = SecurityHubAdapter(factory, REGION, account_id=ADMIN)
+    adapter = MemberAdapter(SECURITYHUB, factory, REGION, account_id=ADMIN)
     with Stubber(factory.client("securityhub", REGION)) as stubber:
         stubber.add_response("create_members", {}, {"AccountDetails": [{"AccountId": account(1)}]})
         with pytest.raises(DryRunViolation, match="CreateMembers"):
@@ -43,7 +44,7 @@ def test_dry_run_refuses_mutating_calls_before_any_stubbed_response() -> None:
 
 def test_dry_run_allows_reads() -> None:
     factory = make_factory(dry_run=True)
-    adapter = SecurityHubAdapter(factory, REGION, account_id=ADMIN)
+    adapter = MemberAdapter(SECURITYHUB, factory, REGION, account_id=ADMIN)
     with Stubber(factory.client("securityhub", REGION)) as stubber:
         stubber.add_response("describe_hub", {"HubArn": "arn:aws:securityhub:::hub/default"}, {})
         stubber.add_response(

@@ -12,14 +12,14 @@ from __future__ import annotations
 
 from botocore.stub import Stubber
 
-from reconciler.aws.guardduty import GuardDutyAdapter
+from reconciler.aws.base import MemberAdapter
 from reconciler.model import DesiredMember, InvitationSettings, MemberStatus
 from tests.adapters.conftest import DETECTOR, gd_member, stub_detector
 from tests.factories import account
 
 
 def test_observe_should_block_when_there_is_no_detector(
-    guardduty: tuple[GuardDutyAdapter, Stubber],
+    guardduty: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = guardduty
     stubber.add_response("list_detectors", {"DetectorIds": []}, {"MaxResults": 50})
@@ -31,7 +31,7 @@ def test_observe_should_block_when_there_is_no_detector(
 
 
 def test_observe_should_block_when_the_detector_is_disabled(
-    guardduty: tuple[GuardDutyAdapter, Stubber],
+    guardduty: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = guardduty
     stub_detector(stubber, status="DISABLED")
@@ -41,7 +41,7 @@ def test_observe_should_block_when_the_detector_is_disabled(
 
 
 def test_observe_should_read_every_page_of_all_members(
-    guardduty: tuple[GuardDutyAdapter, Stubber],
+    guardduty: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = guardduty
     stub_detector(stubber)
@@ -60,7 +60,7 @@ def test_observe_should_read_every_page_of_all_members(
 
 
 def test_create_and_invite_should_send_model_shapes_and_return_unprocessed(
-    guardduty: tuple[GuardDutyAdapter, Stubber],
+    guardduty: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = guardduty
     stub_detector(stubber)
@@ -105,7 +105,7 @@ def test_create_and_invite_should_send_model_shapes_and_return_unprocessed(
 
 
 def test_removal_and_restart_calls_send_model_shapes(
-    guardduty: tuple[GuardDutyAdapter, Stubber],
+    guardduty: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = guardduty
     stub_detector(stubber)

@@ -17,12 +17,12 @@ import pytest
 from botocore.awsrequest import AWSResponse
 from botocore.parsers import create_parser
 
-from reconciler.aws.base import LEAN_OPERATIONS, _install_lean_member_parsing
-from reconciler.aws.guardduty import GuardDutyAdapter
+from reconciler.aws.base import LEAN_OPERATIONS, MemberAdapter, _install_lean_member_parsing
 from reconciler.aws.registry import OPERATIONS
-from reconciler.aws.securityhub import SecurityHubAdapter
 from reconciler.aws.session import ClientFactory
 from reconciler.model import MemberStatus
+from reconciler.services.guardduty import SPEC as GUARDDUTY
+from reconciler.services.securityhub import SPEC as SECURITYHUB
 
 STATUS_FIELD = {"guardduty": "RelationshipStatus", "securityhub": "MemberStatus"}
 KEPT = ("AccountId", "Email")
@@ -148,17 +148,17 @@ def _canned(service: str, bodies: list[bytes]) -> Any:
     return send
 
 
-@pytest.mark.parametrize("adapter_type", [GuardDutyAdapter, SecurityHubAdapter])
-def test_observe_through_a_real_client(adapter_type: Any) -> None:
-    service = adapter_type.service.value
+@pytest.mark.parametrize("spec", [GUARDDUTY, SECURITYHUB])
+def test_observe_through_a_real_client(spec: Any) -> None:
+    service = spec.name
     factory = ClientFactory(
         boto3.Session(aws_access_key_id="a", aws_secret_access_key="b", region_name="us-east-1"),
         operations=OPERATIONS,
         dry_run=True,
     )
-    adapter = adapter_type(factory, "us-east-1", account_id="111111111111")
+    adapter = MemberAdapter(spec, factory, "us-east-1", account_id="111111111111")
     # A second adapter on the same client must not parse twice.
-    adapter_type(factory, "us-east-1", account_id="111111111111")
+    MemberAdapter(spec, factory, "us-east-1", account_id="111111111111")
     page = _wire_body(service, "ListMembers")
     last = {k: v for k, v in page.items() if k not in ("nextToken", "NextToken")}
     bodies = [json.dumps(page).encode(), json.dumps(last).encode()]

@@ -11,6 +11,7 @@ from reconciler.aws.regions import (
     shared_data_loader,
 )
 from reconciler.model import Service
+from reconciler.services import registry
 
 
 def test_catalog_keeps_regions_and_drops_global_and_fips_endpoints() -> None:
@@ -32,8 +33,8 @@ def test_catalog_keeps_regions_and_drops_global_and_fips_endpoints() -> None:
         "aws": frozenset({"us-east-1", "eu-west-1", "ap-east-1"}),
         "aws-iso-z": frozenset({"iso-z-1"}),
     }
-    assert catalog.offered[Service.GUARDDUTY] == frozenset({"us-east-1"})
-    assert catalog.offered[Service.SECURITYHUB] == frozenset({"us-east-1", "eu-west-1"})
+    assert catalog.offered[Service("guardduty")] == frozenset({"us-east-1"})
+    assert catalog.offered[Service("securityhub")] == frozenset({"us-east-1", "eu-west-1"})
     assert catalog.partition_of("iso-z-1") == "aws-iso-z"
 
 
@@ -43,8 +44,8 @@ def test_catalog_matches_botocores_own_region_lists() -> None:
     catalog = load_region_catalog()
     assert set(catalog.regions_by_partition) == set(session.get_available_partitions())
     for partition in session.get_available_partitions():
-        for service in Service:
-            listed = set(session.get_available_regions(service.value, partition_name=partition))
+        for service in registry.NAMES:
+            listed = set(session.get_available_regions(service, partition_name=partition))
             assert listed <= catalog.regions_by_partition[partition]
             assert listed == catalog.offered[service] & catalog.regions_by_partition[partition]
 

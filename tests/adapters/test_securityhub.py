@@ -12,7 +12,7 @@ from __future__ import annotations
 import pytest
 from botocore.stub import Stubber
 
-from reconciler.aws.securityhub import SecurityHubAdapter
+from reconciler.aws.base import MemberAdapter
 from reconciler.errors import PermanentAwsError
 from reconciler.model import DesiredMember, InvitationSettings, MemberStatus
 from tests.factories import ADMIN, account
@@ -21,7 +21,7 @@ HUB = {"HubArn": "arn:aws:securityhub:us-east-1:111111111111:hub/default"}
 
 
 def test_observe_should_block_when_security_hub_is_not_enabled(
-    securityhub: tuple[SecurityHubAdapter, Stubber],
+    securityhub: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = securityhub
     stubber.add_client_error(
@@ -36,7 +36,7 @@ def test_observe_should_block_when_security_hub_is_not_enabled(
 
 
 def test_observe_should_raise_other_errors(
-    securityhub: tuple[SecurityHubAdapter, Stubber],
+    securityhub: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = securityhub
     stubber.add_client_error(
@@ -47,7 +47,7 @@ def test_observe_should_raise_other_errors(
 
 
 def test_observe_should_read_every_page_with_only_associated_false(
-    securityhub: tuple[SecurityHubAdapter, Stubber],
+    securityhub: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = securityhub
     stubber.add_response("describe_hub", HUB, {})
@@ -89,7 +89,7 @@ def test_observe_should_read_every_page_with_only_associated_false(
     ],
 )
 def test_create_members_should_handle_every_unprocessed_form(
-    securityhub: tuple[SecurityHubAdapter, Stubber],
+    securityhub: tuple[MemberAdapter, Stubber],
     response: dict[str, object],
     expected: list[tuple[str, str]],
 ) -> None:
@@ -111,7 +111,7 @@ def test_create_members_should_handle_every_unprocessed_form(
 
 
 def test_invite_members_should_send_no_guardduty_only_options(
-    securityhub: tuple[SecurityHubAdapter, Stubber],
+    securityhub: tuple[MemberAdapter, Stubber],
 ) -> None:
     adapter, stubber = securityhub
     stubber.add_response("invite_members", {}, {"AccountIds": [account(1)]})

@@ -12,13 +12,16 @@ import importlib
 import pkgutil
 
 import reconciler.aws
-from reconciler.aws.operations import OperationSpec
+import reconciler.services
 from reconciler.aws.registry import OPERATIONS
+from reconciler.services.operations import OperationSpec
 
 
 def test_every_declaring_module_is_in_the_registry() -> None:
     declaring: list[str] = []
-    for info in pkgutil.iter_modules(reconciler.aws.__path__, "reconciler.aws."):
+    packages = [(reconciler.aws, "reconciler.aws."), (reconciler.services, "reconciler.services.")]
+    infos = [info for p, prefix in packages for info in pkgutil.iter_modules(p.__path__, prefix)]
+    for info in infos:
         module = importlib.import_module(info.name)
         declared = getattr(module, "OPERATIONS", ())
         if not isinstance(declared, tuple):
@@ -34,4 +37,4 @@ def test_every_declaring_module_is_in_the_registry() -> None:
                 spec.iam_action,
                 spec.need,
             )
-    assert {"reconciler.aws.guardduty", "reconciler.aws.session"} <= set(declaring)
+    assert {"reconciler.services.guardduty", "reconciler.aws.session"} <= set(declaring)

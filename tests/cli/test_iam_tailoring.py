@@ -164,8 +164,9 @@ def test_the_member_policy_covers_only_the_services_that_accept(
 
 
 def test_every_conditional_operation_is_declared_and_the_others_are_always_granted() -> None:
-    from reconciler.aws import iam, operations
+    from reconciler.aws import iam
     from reconciler.aws.registry import OPERATIONS
+    from reconciler.services import operations
 
     # The needs, now declared with the operations, are exactly the ones the table of needs
     # held before they moved there.
@@ -178,6 +179,7 @@ def test_every_conditional_operation_is_declared_and_the_others_are_always_grant
         ("securityhub", "DeleteMembers"): operations.DELETE,
         ("guardduty", "DescribeOrganizationConfiguration"): operations.PRUNE_ORGANIZATION,
         ("guardduty", "CreateDetector"): operations.CREATE_MEMBER_DETECTOR,
+        ("detective", "DeleteMembers"): operations.DELETE,
     }
     # No need at all (the narrowest manifest): every operation without a need is still there,
     # so an operation declared later is granted until it is given a need.

@@ -9,7 +9,7 @@ from reconciler.manifest import Manifest, expand, load_manifest
 from reconciler.model import DesiredMember, RegionCatalog, Service, ShardKey
 from tests.manifest.conftest import BASE, WriteManifest
 
-GD, SH = Service.GUARDDUTY, Service.SECURITYHUB
+GD, SH = Service("guardduty"), Service("securityhub")
 EXTRA = """\
   - accountId: "444444444444"
     email: aws+444@example.com

@@ -108,7 +108,7 @@ WHOLE_LINES: dict[str, tuple[str, str]] = {
             "services:\n  guardduty:\n    mode: organization\n  securityhub:\n    mode: organization\n",
             "services: {}\n",
         ),
-        ":5, field services: at least one service is required (guardduty, securityhub)",
+        ":5, field services: at least one service is required (guardduty, securityhub, detective)",
     ),
     "the administrator as a member": (
         member('  - accountId: "111111111111"', "    email: a@example.com"),
@@ -172,15 +172,15 @@ WHOLE_LINES: dict[str, tuple[str, str]] = {
         ":14, field members[1].email, value 'aws+222@example.com': account 333333333333 has the "
         "same root email as account 222222222222 (at members[0].email, line 12; AWS compares "
         "emails ignoring case): every AWS account has its own root email, so one of them is a "
-        "copy error (GuardDuty would end it in EmailVerificationFailed)",
+        "copy error (GuardDuty or Detective would end it in EmailVerificationFailed)",
     ),
     "a root email twice, in another case": (
         edit("aws+333@example.com", "AWS+222@Example.com"),
         ":14, field members[1].email, value 'AWS+222@Example.com': account 333333333333 has the "
         "same root email as account 222222222222 (at members[0].email, line 12, written "
         "aws+222@example.com there; AWS compares emails ignoring case): every AWS account has "
-        "its own root email, so one of them is a copy error (GuardDuty would end it in "
-        "EmailVerificationFailed)",
+        "its own root email, so one of them is a copy error (GuardDuty or Detective would end "
+        "it in EmailVerificationFailed)",
     ),
 }
 
@@ -269,16 +269,16 @@ def test_each_service_settings_are_built_for_that_service(
     )
     for manifest in (plain, invited):
         assert {s: settings.service for s, settings in manifest.services.items()} == {
-            Service.GUARDDUTY: Service.GUARDDUTY,
-            Service.SECURITYHUB: Service.SECURITYHUB,
+            Service("guardduty"): Service("guardduty"),
+            Service("securityhub"): Service("securityhub"),
         }
-    guardduty = invited.services[Service.GUARDDUTY]
+    guardduty = invited.services[Service("guardduty")]
     assert (guardduty.mode, guardduty.accept, guardduty.invitation) == (
         Mode.INVITATION,
         None,
         InvitationSettings(),
     )
-    securityhub = invited.services[Service.SECURITYHUB]
+    securityhub = invited.services[Service("securityhub")]
     # Security Hub's manifest model has no message, email switch or member detector.
     assert securityhub.invitation == InvitationSettings(None, False)
     assert securityhub.invitation.disable_email_notification is False

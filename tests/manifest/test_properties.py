@@ -26,6 +26,7 @@ from reconciler.manifest.models import (
 )
 from reconciler.manifest.yamlio import parse_yaml
 from reconciler.model import RegionCatalog, Service, ShardKey
+from reconciler.services import registry
 
 ADMIN = "111111111111"
 # Regions offering both services in the aws partition (checked by a test below).
@@ -120,7 +121,7 @@ def dump(document: dict[str, Any], style: str) -> str:
 
 
 def test_property_regions_offer_both_services(catalog: RegionCatalog) -> None:
-    assert all(catalog.offers(s, r) for s in Service for r in REGIONS)
+    assert all(catalog.offers(s, r) for s in registry.NAMES for r in REGIONS)
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -196,7 +196,7 @@ REFUSED: list[tuple[str, str, str, int | None, str | None]] = [
             "  securityhub:\n    mode: organization\n",
             "  securityhub:\n    mode: invitation\n    invitation:\n      message: hi\n",
         ),
-        "message is GuardDuty-only",
+        "message is GuardDuty/Detective-only",
         11,
         "services.securityhub.invitation.message",
     ),
@@ -206,7 +206,7 @@ REFUSED: list[tuple[str, str, str, int | None, str | None]] = [
             "  securityhub:\n    mode: organization\n",
             "  securityhub:\n    mode: invitation\n    invitation: {disableEmailNotification: true}\n",
         ),
-        "disableEmailNotification is GuardDuty-only",
+        "disableEmailNotification is GuardDuty/Detective-only",
         10,
         "services.securityhub.invitation.disableEmailNotification",
     ),
@@ -463,14 +463,14 @@ def test_the_manifest_holds_every_setting(write: WriteManifest, catalog: RegionC
         '    exclude: ["777777777777"]\n    roleArn: arn:aws:iam::999999999999:role/R\n'
     )
     manifest = load_manifest(write(text), catalog=catalog)
-    guardduty = manifest.services[Service.GUARDDUTY]
+    guardduty = manifest.services[Service("guardduty")]
     assert guardduty.mode is Mode.INVITATION
     assert guardduty.invitation.message == "Hello"
     assert guardduty.invitation.disable_email_notification is True
     assert guardduty.reinvite is True
     assert guardduty.accept is not None
     assert (guardduty.accept.role_name, guardduty.accept.create_member_detector) == ("Accept", True)
-    securityhub = manifest.services[Service.SECURITYHUB]
+    securityhub = manifest.services[Service("securityhub")]
     assert (securityhub.mode, securityhub.accept, securityhub.reinvite) == (
         Mode.ORGANIZATION,
         None,
@@ -498,13 +498,13 @@ def test_defaults(write: WriteManifest, catalog: RegionCatalog) -> None:
     assert manifest.prune.protected_accounts == frozenset()
     assert manifest.administrator_role_arn is None
     first = manifest.members[0]
-    assert first.services == frozenset(Service)
+    assert first.services == frozenset({Service("guardduty"), Service("securityhub")})
     assert first.regions == frozenset({"us-east-1", "eu-west-1"})
     accept_default = edit(
         "  guardduty:\n    mode: organization\n",
         "  guardduty:\n    mode: invitation\n    invitation: {accept: {}}\n",
     )
-    accept = load_manifest(write(accept_default), catalog=catalog).services[Service.GUARDDUTY]
+    accept = load_manifest(write(accept_default), catalog=catalog).services[Service("guardduty")]
     assert accept.accept is not None
     assert accept.accept.role_name == "OrganizationAccountAccessRole"
     assert accept.accept.create_member_detector is False

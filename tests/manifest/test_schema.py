@@ -56,8 +56,8 @@ def test_example_is_the_quickstart_world(catalog: RegionCatalog) -> None:
     assert manifest.administrator_account_id == "111111111111"
     assert manifest.regions == ("us-east-1", "eu-west-1")
     assert {s: v.mode for s, v in manifest.services.items()} == {
-        Service.GUARDDUTY: Mode.ORGANIZATION,
-        Service.SECURITYHUB: Mode.ORGANIZATION,
+        Service("guardduty"): Mode.ORGANIZATION,
+        Service("securityhub"): Mode.ORGANIZATION,
     }
     accounts = [m.account_id for m in manifest.members]
     assert accounts == [str(n) * 12 for n in range(2, 8)]

@@ -66,7 +66,7 @@ def test_directory_files_are_merged_in_name_order(tmp_path: Path, catalog: Regio
     )
     manifest = load_manifest(root, catalog=catalog)
     assert [m.account_id for m in manifest.members] == ["222222222222", "333333333333"]
-    assert manifest.members[1].services == frozenset({Service.SECURITYHUB})
+    assert manifest.members[1].services == frozenset({Service("securityhub")})
     assert manifest.source == str(root)
     assert manifest.files == tuple(
         str(root / name) for name in ("00-base.yaml", "10-team-a.yaml", "20-team-b.yml")
@@ -107,7 +107,7 @@ def test_mappings_merge_key_by_key(tmp_path: Path, catalog: RegionCatalog) -> No
         },
     )
     manifest = load_manifest(root, catalog=catalog)
-    assert set(manifest.services) == {Service.GUARDDUTY, Service.SECURITYHUB}
+    assert set(manifest.services) == {Service("guardduty"), Service("securityhub")}
     assert (manifest.prune.enabled, manifest.prune.max_deletions) == (True, 2)
 
 
@@ -209,7 +209,7 @@ def test_csv_in_the_aws_scripts_format(tmp_path: Path, catalog: RegionCatalog) -
         ("333333333333", "aws+333@example.com"),
         ("444444444444", "aws+444@example.com"),
     ]
-    assert manifest.members[0].services == frozenset(Service)
+    assert manifest.members[0].services == frozenset({Service("guardduty"), Service("securityhub")})
     assert str(tmp_path / "accounts" / "members.csv") in manifest.files
 
 

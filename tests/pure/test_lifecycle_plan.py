@@ -38,7 +38,7 @@ from tests.factories import (
     observed,
 )
 
-GD_WEST = ShardKey(Service.GUARDDUTY, "eu-west-1")
+GD_WEST = ShardKey(Service("guardduty"), "eu-west-1")
 
 
 def with_settings(
@@ -73,7 +73,9 @@ def steps(plan: Plan) -> list[tuple[str, str, tuple[str, ...]]]:
 
 def test_email_verification_failed_with_a_new_email_is_recreated() -> None:
     member = account(1)
-    desired = with_settings(desired_state({GD_EAST: desired_members([member])}), Service.GUARDDUTY)
+    desired = with_settings(
+        desired_state({GD_EAST: desired_members([member])}), Service("guardduty")
+    )
     plan = build_plan(
         desired,
         {
@@ -92,7 +94,9 @@ def test_email_verification_failed_with_a_new_email_is_recreated() -> None:
 
 def test_email_verification_failed_with_the_same_email_is_blocking() -> None:
     member = account(1)
-    desired = with_settings(desired_state({GD_EAST: desired_members([member])}), Service.GUARDDUTY)
+    desired = with_settings(
+        desired_state({GD_EAST: desired_members([member])}), Service("guardduty")
+    )
     plan = build_plan(desired, {GD_EAST: observed(GD_EAST, {member: "EmailVerificationFailed"})})
     assert plan.actions == ()
     assert [(d.kind.value, d.blocking) for d in plan.drift] == [("email-verification-failed", True)]
@@ -113,7 +117,9 @@ def test_disabled_guardduty_members_are_restarted_in_batches() -> None:
 def test_resigned_and_removed_are_reinvited_only_when_asked(status: str, reinvite: bool) -> None:
     member = account(1)
     desired = with_settings(
-        desired_state({SH_EAST: desired_members([member])}), Service.SECURITYHUB, reinvite=reinvite
+        desired_state({SH_EAST: desired_members([member])}),
+        Service("securityhub"),
+        reinvite=reinvite,
     )
     plan = build_plan(desired, {SH_EAST: observed(SH_EAST, {member: status})})
     if reinvite:
@@ -128,7 +134,7 @@ def test_accept_is_planned_for_invitees_and_pending_invitations() -> None:
     new, created, invited, verifying, enabled = (account(i) for i in range(5))
     desired = with_settings(
         desired_state({GD_EAST: desired_members([new, created, invited, verifying, enabled])}),
-        Service.GUARDDUTY,
+        Service("guardduty"),
         accept=True,
     )
     plan = build_plan(
@@ -153,10 +159,10 @@ def test_accept_is_planned_for_invitees_and_pending_invitations() -> None:
 def test_no_accept_without_settings_or_in_organization_mode() -> None:
     member = account(1)
     for desired in (
-        with_settings(desired_state({GD_EAST: desired_members([member])}), Service.GUARDDUTY),
+        with_settings(desired_state({GD_EAST: desired_members([member])}), Service("guardduty")),
         with_settings(
             desired_state({GD_EAST: desired_members([member])}),
-            Service.GUARDDUTY,
+            Service("guardduty"),
             mode=Mode.ORGANIZATION,
             accept=True,
         ),

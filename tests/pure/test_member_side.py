@@ -28,9 +28,9 @@ WHY = "200000000001 has no GuardDuty detector in us-east-1; enable GuardDuty the
 
 def accepting(desired: DesiredState) -> DesiredState:
     settings = ServiceSettings(
-        Service.GUARDDUTY, Mode.INVITATION, accept=AcceptSettings("Role"), reinvite=True
+        Service("guardduty"), Mode.INVITATION, accept=AcceptSettings("Role"), reinvite=True
     )
-    return replace(desired, services={Service.GUARDDUTY: settings})
+    return replace(desired, services={Service("guardduty"): settings})
 
 
 def world(cannot_accept: dict[str, str]) -> tuple[DesiredState, ShardObservation]:
@@ -73,7 +73,7 @@ def test_each_held_account_is_one_blocking_item_with_the_reason_and_when_it_is_i
     difference = diff_shard(
         desired.shards[GD_EAST],
         observation,
-        desired.services[Service.GUARDDUTY],
+        desired.services[Service("guardduty")],
         administrator_account_id=ADMIN,
     )
     held = [item for item in difference.items if item.account_id in (NEW, RESIGNED)]
@@ -103,7 +103,7 @@ def test_a_held_account_keeps_its_other_findings() -> None:
     difference = diff_shard(
         desired.shards[GD_EAST],
         observation,
-        desired.services[Service.GUARDDUTY],
+        desired.services[Service("guardduty")],
         administrator_account_id=ADMIN,
     )
     kinds = sorted(i.kind for i in difference.items if i.account_id == CREATED)

@@ -308,7 +308,7 @@ def test_the_administrator_is_never_unmanaged_nor_pruned(prune: PruneSettings) -
     result = diff_shard(
         {},
         ShardObservation(GD_EAST, ready=True, members=members),
-        ServiceSettings(Service.GUARDDUTY, Mode.ORGANIZATION),
+        ServiceSettings(Service("guardduty"), Mode.ORGANIZATION),
         administrator_account_id=ADMIN,
         prune=prune,
     )
@@ -325,7 +325,7 @@ def test_the_items_are_sorted_by_account_then_kind() -> None:
     result = diff_shard(
         desired_members(ids),
         ShardObservation(GD_EAST, ready=True, members=members),
-        ServiceSettings(Service.GUARDDUTY, Mode.INVITATION),
+        ServiceSettings(Service("guardduty"), Mode.INVITATION),
         administrator_account_id=ADMIN,
     )
     assert [(item.account_id, item.kind) for item in result.items] == [
@@ -338,7 +338,7 @@ def test_the_items_are_sorted_by_account_then_kind() -> None:
 
 def test_a_blocked_shard_diff_names_its_shard() -> None:
     blocked = ShardObservation(SH_EAST, ready=False, reason="not enabled")
-    settings = ServiceSettings(Service.SECURITYHUB, Mode.ORGANIZATION)
+    settings = ServiceSettings(Service("securityhub"), Mode.ORGANIZATION)
     result = diff_shard(desired_members([M]), blocked, settings, administrator_account_id=ADMIN)
     assert result == ShardDiff(SH_EAST)
 
@@ -383,7 +383,7 @@ def test_holding_back_an_account_keeps_every_item_of_the_others_and_its_email_mi
         },
         cannot_accept={held: "why held", created: "why created"},
     )
-    settings = ServiceSettings(Service.GUARDDUTY, Mode.INVITATION)
+    settings = ServiceSettings(Service("guardduty"), Mode.INVITATION)
     result = diff_shard(
         desired_members([held, other, created]),
         observation,
@@ -428,7 +428,7 @@ def test_a_skipped_account_is_one_non_blocking_item_and_never_pruned() -> None:
     result = diff_shard(
         {},
         observation,
-        ServiceSettings(Service.GUARDDUTY, Mode.ORGANIZATION),
+        ServiceSettings(Service("guardduty"), Mode.ORGANIZATION),
         administrator_account_id=ADMIN,
         prune=PRUNE,
         skipped={absent: "SUSPENDED", listed: "PENDING_CLOSURE"},

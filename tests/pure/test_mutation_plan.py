@@ -35,7 +35,7 @@ from tests.factories import (
     observed,
 )
 
-GD_WEST = ShardKey(Service.GUARDDUTY, "eu-west-1")
+GD_WEST = ShardKey(Service("guardduty"), "eu-west-1")
 
 
 def _with_prune(desired: DesiredState, prune: PruneSettings) -> DesiredState:
@@ -102,11 +102,11 @@ def test_actions_for_selects_the_actions_of_one_shard() -> None:
 
 
 def test_a_quota_refusal_names_every_shard_over_the_quota() -> None:
-    west = ShardKey(Service.SECURITYHUB, "eu-west-1")
+    west = ShardKey(Service("securityhub"), "eu-west-1")
     present = {account(i): "Enabled" for i in range(999)}
     wanted = desired_members([*present, account(5000), account(5001)])
     desired = desired_state(
-        {SH_EAST: wanted, west: wanted}, modes={Service.SECURITYHUB: Mode.INVITATION}
+        {SH_EAST: wanted, west: wanted}, modes={Service("securityhub"): Mode.INVITATION}
     )
     with pytest.raises(PlanRefused) as refused:
         build_plan(desired, {SH_EAST: observed(SH_EAST, present), west: observed(west, present)})
@@ -122,7 +122,7 @@ def test_a_quota_refusal_names_every_shard_over_the_quota() -> None:
 def test_a_shard_at_its_quota_with_nothing_to_create_is_not_refused() -> None:
     present = {account(i): "Enabled" for i in range(1001)}
     desired = desired_state(
-        {SH_EAST: desired_members(present)}, modes={Service.SECURITYHUB: Mode.INVITATION}
+        {SH_EAST: desired_members(present)}, modes={Service("securityhub"): Mode.INVITATION}
     )
     plan = build_plan(desired, {SH_EAST: observed(SH_EAST, present)})
     assert plan.actions == ()

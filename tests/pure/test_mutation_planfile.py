@@ -59,7 +59,7 @@ from tests.factories import (
 A, B = account(1), account(2)
 BASE = desired_state(
     {GD_EAST: desired_members([A, B]), SH_EAST: desired_members([A])},
-    modes={Service.GUARDDUTY: Mode.INVITATION},
+    modes={Service("guardduty"): Mode.INVITATION},
 )
 
 
@@ -76,7 +76,7 @@ def _with_member(desired: DesiredState, key: ShardKey, member: DesiredMember) ->
     return _with(desired, shards={**desired.shards, key: shard})
 
 
-GD_INV = BASE.services[Service.GUARDDUTY]
+GD_INV = BASE.services[Service("guardduty")]
 
 CHANGED = {
     "administrator": _with(BASE, administrator_account_id="999999999999"),
@@ -92,7 +92,7 @@ CHANGED = {
     "accept": _with_service(BASE, dataclasses.replace(GD_INV, accept=AcceptSettings("Role"))),
     "reinvite": _with_service(BASE, dataclasses.replace(GD_INV, reinvite=True)),
     "second service settings": _with_service(
-        BASE, ServiceSettings(Service.SECURITYHUB, Mode.INVITATION)
+        BASE, ServiceSettings(Service("securityhub"), Mode.INVITATION)
     ),
     "prune enabled": _with(BASE, prune=PruneSettings(enabled=True)),
     "prune maxDeletions": _with(BASE, prune=PruneSettings(max_deletions=11)),
@@ -104,7 +104,7 @@ CHANGED = {
         BASE, shards={GD_EAST: desired_members([A]), SH_EAST: desired_members([A, B])}
     ),
     "empty shard added": _with(
-        BASE, shards={**BASE.shards, ShardKey(Service.GUARDDUTY, "eu-west-1"): {}}
+        BASE, shards={**BASE.shards, ShardKey(Service("guardduty"), "eu-west-1"): {}}
     ),
 }
 
@@ -208,10 +208,10 @@ def test_an_action_fingerprint_of_an_unobserved_shard_differs_from_an_observed_o
 
 
 def _saved_document() -> tuple[str, DesiredState, dict[ShardKey, ShardObservation]]:
-    west = ShardKey(Service.GUARDDUTY, "eu-west-1")
+    west = ShardKey(Service("guardduty"), "eu-west-1")
     desired = desired_state(
         {GD_EAST: desired_members([A, B]), west: desired_members([B]), SH_EAST: {}},
-        modes={Service.GUARDDUTY: Mode.INVITATION},
+        modes={Service("guardduty"): Mode.INVITATION},
     )
     desired = _with(desired, source="team/manifest.yaml", regions=("us-east-1", "eu-west-1"))
     observations = {
@@ -228,7 +228,7 @@ def test_a_saved_plan_reads_back_exactly_as_it_was_written() -> None:
     plan = build_plan(desired, observations)
     saved = planfile.load(text, path="plan.json")
     assert saved.manifest == "team/manifest.yaml"
-    assert saved.services == (Service.GUARDDUTY, Service.SECURITYHUB)
+    assert saved.services == (Service("guardduty"), Service("securityhub"))
     assert saved.regions == ("us-east-1", "eu-west-1")
     assert saved.desired_fingerprint == planfile.desired_fingerprint(desired)
     assert saved.observed_fingerprint == planfile.observed_fingerprint(observations)
@@ -298,7 +298,7 @@ def test_a_document_of_another_format_or_version_is_not_a_saved_plan(
 
 def test_a_member_aws_returns_without_email_reads_back_without_one() -> None:
     desired = desired_state(
-        {GD_EAST: desired_members([A])}, modes={Service.GUARDDUTY: Mode.INVITATION}
+        {GD_EAST: desired_members([A])}, modes={Service("guardduty"): Mode.INVITATION}
     )
     observations = {GD_EAST: observed(GD_EAST, {A: "Created"}, emails={A: None})}
     text = planfile.dump(
@@ -386,7 +386,7 @@ def test_an_action_edited_by_hand_gets_the_action_level_reason() -> None:
 
 def test_a_stale_action_without_snapshot_beside_others_with_one_gets_its_action_reason() -> None:
     desired = desired_state(
-        {GD_EAST: desired_members([A])}, modes={Service.GUARDDUTY: Mode.INVITATION}
+        {GD_EAST: desired_members([A])}, modes={Service("guardduty"): Mode.INVITATION}
     )
     observations = {GD_EAST: observed(GD_EAST)}
     text = planfile.dump(
@@ -437,7 +437,7 @@ def test_an_action_without_its_fingerprint_is_never_taken_as_unchanged() -> None
 # --- a plan refused by a safety rail, and the document's checks of itself ----------------------
 
 INVITED = desired_state(
-    {GD_EAST: desired_members([A, B, account(3)])}, modes={Service.GUARDDUTY: Mode.INVITATION}
+    {GD_EAST: desired_members([A, B, account(3)])}, modes={Service("guardduty"): Mode.INVITATION}
 )
 INVITED_SEEN = {GD_EAST: observed(GD_EAST, {A: "Created"})}
 

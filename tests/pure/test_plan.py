@@ -41,7 +41,7 @@ def test_plan_should_invite_created_and_missing_members_in_invitation_mode(count
     invited = account(6000)
     desired = desired_state(
         {SH_EAST: desired_members([*ids, *created, invited])},
-        modes={Service.SECURITYHUB: Mode.INVITATION},
+        modes={Service("securityhub"): Mode.INVITATION},
     )
     plan = build_plan(
         desired,
@@ -67,7 +67,7 @@ def test_plan_should_do_nothing_for_a_blocked_shard_and_report_it() -> None:
 
 
 def test_plan_should_be_deterministic_whatever_the_input_order() -> None:
-    west = ShardKey(Service.GUARDDUTY, "eu-west-1")
+    west = ShardKey(Service("guardduty"), "eu-west-1")
     ids = [account(i) for i in range(130)]
     shuffled = ids[:]
     random.Random(7).shuffle(shuffled)
@@ -86,11 +86,11 @@ def test_plan_should_be_deterministic_whatever_the_input_order() -> None:
 @pytest.mark.parametrize(
     ("service", "mode", "existing", "adding", "refused"),
     [
-        (Service.SECURITYHUB, Mode.INVITATION, 990, 10, False),
-        (Service.SECURITYHUB, Mode.INVITATION, 990, 11, True),
-        (Service.SECURITYHUB, Mode.ORGANIZATION, 9_999, 1, False),
-        (Service.SECURITYHUB, Mode.ORGANIZATION, 9_999, 2, True),
-        (Service.GUARDDUTY, Mode.ORGANIZATION, 49_990, 11, True),
+        (Service("securityhub"), Mode.INVITATION, 990, 10, False),
+        (Service("securityhub"), Mode.INVITATION, 990, 11, True),
+        (Service("securityhub"), Mode.ORGANIZATION, 9_999, 1, False),
+        (Service("securityhub"), Mode.ORGANIZATION, 9_999, 2, True),
+        (Service("guardduty"), Mode.ORGANIZATION, 49_990, 11, True),
     ],
 )
 def test_plan_should_refuse_a_plan_over_the_quota(

@@ -29,7 +29,7 @@ from tests.factories import GD_EAST, account, desired_members, desired_state, ob
 A, B, C = account(1), account(2), account(3)
 # Invitation mode: A exists (Created) and is invited; B and C are created, then invited.
 DESIRED = desired_state(
-    {GD_EAST: desired_members([A, B, C])}, modes={Service.GUARDDUTY: Mode.INVITATION}
+    {GD_EAST: desired_members([A, B, C])}, modes={Service("guardduty"): Mode.INVITATION}
 )
 BEFORE = observed(GD_EAST, {A: "Created"})
 

@@ -40,7 +40,7 @@ PRUNE_REASON = (
 def _world() -> tuple[object, dict[object, ShardObservation]]:
     desired = desired_state(
         {SH_EAST: desired_members([*PRESENT, *ADDED]), GD_EAST: desired_members([])},
-        modes={Service.SECURITYHUB: Mode.INVITATION, Service.GUARDDUTY: Mode.INVITATION},
+        modes={Service("securityhub"): Mode.INVITATION, Service("guardduty"): Mode.INVITATION},
     )
     desired = replace(desired, prune=PruneSettings(enabled=True, max_deletions=2))
     observations = {

@@ -39,7 +39,7 @@ from tests.factories import (
 
 A, B, C, D = account(1), account(2), account(3), account(4)
 DESIRED = desired_state(
-    {GD_EAST: desired_members([A, B, C])}, modes={Service.GUARDDUTY: Mode.INVITATION}
+    {GD_EAST: desired_members([A, B, C])}, modes={Service("guardduty"): Mode.INVITATION}
 )
 BEFORE = {GD_EAST: observed(GD_EAST, {A: "Created"})}
 
@@ -247,7 +247,7 @@ def _manifest(services: tuple[Service, ...], regions: tuple[str, ...]) -> Manife
         administrator_role_arn=None,
         partition="aws",
         regions=regions,
-        services={s: DESIRED.services[Service.GUARDDUTY] for s in services},
+        services={s: DESIRED.services[Service("guardduty")] for s in services},
         members=(),
         prune=PruneSettings(),
         members_from=None,
@@ -256,8 +256,8 @@ def _manifest(services: tuple[Service, ...], regions: tuple[str, ...]) -> Manife
 
 def test_the_scope_is_the_plans_when_the_manifest_has_it() -> None:
     saved = planfile.load(json.dumps(_saved()), path="plan.json")
-    manifest = _manifest((Service.GUARDDUTY, Service.SECURITYHUB), ("us-east-1", "eu-west-1"))
-    assert planfile.scope_of(saved, manifest) == ([Service.GUARDDUTY], ["us-east-1"])
+    manifest = _manifest((Service("guardduty"), Service("securityhub")), ("us-east-1", "eu-west-1"))
+    assert planfile.scope_of(saved, manifest) == ([Service("guardduty")], ["us-east-1"])
 
 
 def test_a_manifest_without_one_of_the_plans_services_says_so() -> None:
@@ -270,7 +270,7 @@ def test_a_manifest_without_one_of_the_plans_services_says_so() -> None:
     )
     saved = planfile.load(text, path="plan.json")
     with pytest.raises(PlanRefused) as refused:
-        planfile.scope_of(saved, _manifest((Service.GUARDDUTY,), ("us-east-1",)))
+        planfile.scope_of(saved, _manifest((Service("guardduty"),), ("us-east-1",)))
     assert str(refused.value) == (
         "saved plan refused, nothing applied: the plan covers service securityhub, which the "
         "manifest prod.yaml does not configure (it configures guardduty); the manifest changed "
@@ -282,7 +282,7 @@ def test_a_manifest_without_one_of_the_plans_services_says_so() -> None:
 def test_a_manifest_without_one_of_the_plans_regions_says_so() -> None:
     saved = planfile.load(json.dumps(_saved()), path="plan.json")
     with pytest.raises(PlanRefused) as refused:
-        planfile.scope_of(saved, _manifest((Service.GUARDDUTY,), ("eu-west-1", "eu-west-2")))
+        planfile.scope_of(saved, _manifest((Service("guardduty"),), ("eu-west-1", "eu-west-2")))
     assert str(refused.value) == (
         "saved plan refused, nothing applied: the plan covers region us-east-1, which the "
         "manifest prod.yaml does not list (it lists eu-west-1, eu-west-2); the manifest changed "

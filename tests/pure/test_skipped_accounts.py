@@ -26,7 +26,7 @@ def test_skipped_accounts_are_reported_and_never_pruned() -> None:
     difference = diff_shard(
         desired.shards[SH_EAST],
         observation,
-        desired.services[Service.SECURITYHUB],
+        desired.services[Service("securityhub")],
         administrator_account_id=ADMIN,
         prune=PRUNE,
         skipped=skipped,

@@ -143,15 +143,15 @@ class Acceptor:
 @pytest.mark.parametrize("max_concurrency", [2, 3])
 def test_calls_in_flight_never_exceed_max_concurrency(max_concurrency: int) -> None:
     regions = ("us-east-1", "us-east-2", "us-west-2", "eu-west-1")
-    keys = [ShardKey(Service.SECURITYHUB, region) for region in regions]
+    keys = [ShardKey(Service("securityhub"), region) for region in regions]
     shards = {
         key: desired_members(account(10 * i + n) for n in range(4)) for i, key in enumerate(keys)
     }
-    desired = desired_state(shards, modes={Service.SECURITYHUB: Mode.INVITATION})
-    settings = desired.services[Service.SECURITYHUB]
+    desired = desired_state(shards, modes={Service("securityhub"): Mode.INVITATION})
+    settings = desired.services[Service("securityhub")]
     desired = replace(
         desired,
-        services={Service.SECURITYHUB: replace(settings, accept=AcceptSettings("Accepter"))},
+        services={Service("securityhub"): replace(settings, accept=AcceptSettings("Accepter"))},
     )
     flight = InFlight(max_concurrency)
     ports = {key: Port(key, flight) for key in keys}

@@ -17,11 +17,13 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from reconciler.aws.members import ANSWER_LOST, DETECTOR_ANSWER_LOST, MemberAccounts
+from reconciler.aws.members import MemberAccounts
 from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.session import ClientFactory
 from reconciler.errors import AwsError
 from reconciler.model import AcceptSettings, Service, ShardKey
+from reconciler.services.accepting import ANSWER_LOST
+from reconciler.services.guardduty import DETECTOR_ANSWER_LOST
 from tests.factories import ADMIN
 
 REGION = "us-east-1"
@@ -37,7 +39,7 @@ def acceptor() -> tuple[MemberAccounts, ClientFactory]:
     members = MemberAccounts(
         base,
         partition="aws",
-        accept={Service.GUARDDUTY: settings, Service.SECURITYHUB: settings},
+        accept={Service("guardduty"): settings, Service("securityhub"): settings},
         sts_region=REGION,
     )
     with Stubber(base.client("sts", REGION)) as sts:
@@ -105,29 +107,29 @@ def stub_securityhub(stubber: Stubber, administrator: str) -> None:
 
 
 STUBS: dict[Service, Any] = {
-    Service.GUARDDUTY: stub_guardduty,
-    Service.SECURITYHUB: stub_securityhub,
+    Service("guardduty"): stub_guardduty,
+    Service("securityhub"): stub_securityhub,
 }
 
 
-@pytest.mark.parametrize("service", list(Service))
+@pytest.mark.parametrize("service", list(STUBS))
 def test_a_lost_accept_is_confirmed_by_the_member_account(
     service: Service, acceptor: tuple[MemberAccounts, ClientFactory]
 ) -> None:
     members, factory = acceptor
-    with Stubber(factory.client(service.value, REGION)) as stubber:
+    with Stubber(factory.client(service, REGION)) as stubber:
         STUBS[service](stubber, ADMIN)
         done = members.accept(ShardKey(service, REGION), MEMBER, ADMIN)
         stubber.assert_no_pending_responses()
     assert done.endswith(ANSWER_LOST)
 
 
-@pytest.mark.parametrize("service", list(Service))
+@pytest.mark.parametrize("service", list(STUBS))
 def test_a_failed_accept_stands_when_the_member_is_not_ours(
     service: Service, acceptor: tuple[MemberAccounts, ClientFactory]
 ) -> None:
     members, factory = acceptor
-    with Stubber(factory.client(service.value, REGION)) as stubber:
+    with Stubber(factory.client(service, REGION)) as stubber:
         STUBS[service](stubber, STRANGER)
         with pytest.raises(AwsError, match="invitationId is not valid"):
             members.accept(ShardKey(service, REGION), MEMBER, ADMIN)
@@ -147,7 +149,7 @@ def creating_acceptor() -> tuple[MemberAccounts, ClientFactory]:
     base = ClientFactory(boto3.Session(region_name=REGION), operations=OPERATIONS, dry_run=False)
     settings = AcceptSettings("OrganizationAccountAccessRole", create_member_detector=True)
     members = MemberAccounts(
-        base, partition="aws", accept={Service.GUARDDUTY: settings}, sts_region=REGION
+        base, partition="aws", accept={Service("guardduty"): settings}, sts_region=REGION
     )
     with Stubber(base.client("sts", REGION)) as sts:
         sts.add_response(
@@ -189,7 +191,7 @@ def test_a_lost_create_detector_is_confirmed_by_the_member_account(
             {},
             {"DetectorId": "d" * 32, "AdministratorId": ADMIN, "InvitationId": "inv1"},
         )
-        done = members.accept(ShardKey(Service.GUARDDUTY, REGION), MEMBER, ADMIN)
+        done = members.accept(ShardKey(Service("guardduty"), REGION), MEMBER, ADMIN)
         stubber.assert_no_pending_responses()
     assert done == f"{DETECTOR_ANSWER_LOST}, accepted"
 
@@ -201,5 +203,5 @@ def test_a_failed_create_detector_stands_when_the_member_has_none(
     with Stubber(factory.client("guardduty", REGION)) as stubber:
         stub_lost_create(stubber, made=False)
         with pytest.raises(AwsError, match="a detector already exists"):
-            members.accept(ShardKey(Service.GUARDDUTY, REGION), MEMBER, ADMIN)
+            members.accept(ShardKey(Service("guardduty"), REGION), MEMBER, ADMIN)
         stubber.assert_no_pending_responses()

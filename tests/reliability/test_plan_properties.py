@@ -62,6 +62,10 @@ _SETTINGS = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 REGIONS = ("us-east-1", "eu-west-1")
+# The services whose member life cycle the simulated AWS below models (create, then invite;
+# Created, Removed and Resigned statuses). Detective's CreateMembers invites, and it reports
+# none of those statuses: it needs a simulation of its own.
+SIMULATED = [Service("guardduty"), Service("securityhub")]
 POOL = [account(i) for i in range(130)]
 STATUSES = [
     *(s.value for s in MemberStatus if s is not MemberStatus.UNKNOWN),
@@ -85,7 +89,7 @@ INVITED_OR_MEMBER = {
 
 @st.composite
 def worlds(draw: st.DrawFn) -> tuple[DesiredState, dict[ShardKey, ShardObservation]]:
-    services = draw(st.lists(st.sampled_from(list(Service)), min_size=1, max_size=2, unique=True))
+    services = draw(st.lists(st.sampled_from(SIMULATED), min_size=1, max_size=2, unique=True))
     regions = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
     settings_by_service: dict[Service, ServiceSettings] = {}
     for service in services:

@@ -1,17 +1,17 @@
 """The declared AWS operations, as data: what an adapter may call, its IAM action, whether it
 mutates, who calls it and what makes it needed.
 
-Each adapter module declares the operations it calls, next to the code that calls them, with
-:func:`declare`, which only builds values: nothing is registered as a side effect of importing
-a module. One registry above the adapters (:mod:`reconciler.aws.registry`) gathers every
-module's declarations into an :class:`OperationTable`, and the composition root hands that
-table to the client factory. The client layer consults it on every call (``before-call``
-hook): an operation nobody declared is refused outright, and a mutating one is refused when
-dry-run is on. The same table produces the least-privilege IAM policy, so the policy, the
-dry-run guard and the code cannot drift apart.
+Each service's spec (``reconciler.services``) and each AWS module that calls AWS declares the
+operations it calls with :func:`declare`, which only builds values: nothing is registered as a side
+effect of importing a module. One registry above the adapters (:mod:`reconciler.aws.registry`)
+gathers every declaration into an :class:`OperationTable`, and the composition root hands that table
+to the client factory. The client layer consults it on every call (``before-call`` hook): an
+operation nobody declared is refused outright, and a mutating one is refused when dry-run is on. The
+same table produces the least-privilege IAM policy, so the policy, the dry-run guard and the code
+cannot drift apart.
 
-This module sits below every adapter and imports none of them, so the declarations form no
-import cycle with the code that declares them.
+This module is pure (no boto3 or botocore) and sits below every service and adapter, importing
+none of them, so the declarations form no import cycle with the code that declares them.
 """
 
 from __future__ import annotations
@@ -34,9 +34,9 @@ CREATE_MEMBER_DETECTOR = "create-member-detector"  # invitation.accept.createMem
 class OperationSpec:
     """One AWS operation the reconciler may call."""
 
-    service: str  # the botocore service name, e.g. "guardduty"
+    service: str  # the botocore service name
     name: str  # the botocore operation name, e.g. "CreateMembers"
-    iam_action: str  # e.g. "guardduty:CreateMembers"
+    iam_action: str  # e.g. "<service>:CreateMembers"
     mutating: bool
     # Who makes the call: the administrator, a member account (accepting an invitation), the
     # account that lists the organization. The IAM policy is split by principal.
@@ -80,8 +80,8 @@ def declare(
 class OperationTable:
     """Every declared operation, one spec per (service, operation), read-only once built.
 
-    The same operation may be declared by several callers (GuardDuty's ListDetectors is read
-    by the administrator and in member accounts): their principals are merged, and they must
+    The same operation may be declared by several callers (an operation read both by the
+    administrator and in member accounts): their principals are merged, and they must
     agree on whether it mutates, on its IAM action and on what makes it needed.
     """
 
