@@ -98,7 +98,7 @@ def run_report(
         rendered = report.render_markdown(outcome, mask_emails=mask)
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        rendered = report.render_text(outcome, mask_emails=mask, color=color)
+        rendered = report.render_text(outcome, mask_emails=mask, color=color, target=target(args))
         rendered += "".join(f"Warning: {failure}.\n" for failure in metrics_failures)
     sys.stdout.write(rendered)
     sys.stdout.flush()
@@ -114,6 +114,14 @@ def run_report(
         # The plan is shown above, marked refused; the error line stays what it always was.
         message = refusal_message(outcome.refusals)
         error(message, masked=not args.show_emails)
+
+
+def target(args: argparse.Namespace) -> str | None:
+    """What the run talks to when that is not AWS: the sandbox, or ``AWS_ENDPOINT_URL``."""
+    if getattr(args, "sandbox", None):
+        return f"the local sandbox from {args.sandbox}, not AWS"
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    return f"endpoint {endpoint}, not AWS" if endpoint else None
 
 
 def _github_step_summary(markdown: str) -> None:

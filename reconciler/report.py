@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from reconciler.diff import DriftItem, DriftKind
@@ -122,16 +122,23 @@ def render_json(
     return json.dumps(document, indent=2) + "\n"
 
 
-def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = False) -> str:
-    """The Terraform-style plan; ``color`` adds ANSI colours (the CLI: TTY and no NO_COLOR)."""
+def render_text(
+    report: RunReport, *, mask_emails: bool = True, color: bool = False, target: str | None = None
+) -> str:
+    """The Terraform-style plan; ``color`` adds ANSI colours (the CLI: TTY and no NO_COLOR).
+
+    ``target`` names what the run talked to when it was not AWS (the sandbox, another
+    endpoint), so that a run against a stand-in never reads like one against AWS.
+    """
     paint = _Painter(color)
     plan = report.plan
     lines: list[str] = []
     mode = "dry run, nothing will be changed" if report.dry_run else "apply"
+    where = f"; {target}" if target else ""
     lines.append(
         paint.bold(
             f"Reconcile plan for administrator {report.desired.administrator_account_id} "
-            f"({report.desired.source}; {mode})"
+            f"({report.desired.source}; {mode}{where})"
         )
     )
     lines.append("")
@@ -152,7 +159,7 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
             continue
         actions = plan.actions_for(shard.key)
         drift = drift_of.get(shard.key, [])
-        state = "up to date" if not actions and not drift else "changes"
+        state = _shard_state(actions, drift)
         lines.append(f"{label}: {state} ({shard.desired} desired, {shard.observed} members in AWS)")
         entries: list[tuple[str, str]] = []
         width = max([len(a.step.value) for a in actions] + [len(d.kind.value) for d in drift] + [6])
@@ -191,6 +198,17 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
     verdict = _verdict(report)
     lines.append(paint.red(verdict) if report.status is RunStatus.FAILED else paint.bold(verdict))
     return "\n".join(lines) + "\n"
+
+
+def _shard_state(actions: Sequence[Action], drift: Sequence[DriftItem]) -> str:
+    """A shard's heading word: what a reader must do about it, not only whether it differs."""
+    if actions:
+        return "changes"
+    if any(item.blocking for item in drift):
+        return "needs attention, nothing to apply"
+    if drift:
+        return "drift to review, nothing to apply"
+    return "up to date"
 
 
 def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
