@@ -95,7 +95,8 @@ def run_report(
     if args.output == "json":
         rendered = report.render_json(outcome, mask_emails=mask, extra=extra)
     elif args.output == "markdown":
-        rendered = report.render_markdown(outcome, mask_emails=mask)
+        # Over GitHub's comment limit, numbered parts, each opening with its marker line.
+        rendered = "\n".join(report.render_markdown_parts(outcome, mask_emails=mask))
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
         rendered = report.render_text(outcome, mask_emails=mask, color=color, target=target(args))
