@@ -137,9 +137,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output",
         action=_Once,
-        choices=("text", "json", "markdown"),
+        choices=("text", "json", "markdown", "html"),
         default="text",
-        help="the plan on stdout: text, json (versioned schema) or markdown (a PR comment)",
+        help="the plan on stdout: text, json (versioned schema), markdown (a PR comment) or "
+        "html (a self-contained coverage picture: accounts × service and region)",
     )
     _flag(parser, "--detailed-exitcode", help="with --dry-run: exit 2 when changes are pending")
     parser.add_argument(

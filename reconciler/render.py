@@ -94,6 +94,10 @@ def run_report(
     mask = not args.show_emails
     if args.output == "json":
         rendered = report.render_json(outcome, mask_emails=mask, extra=extra)
+    elif args.output == "html":
+        from reconciler.coverage import render_html
+
+        rendered = render_html(outcome, mask_emails=mask)
     elif args.output == "markdown":
         # Over GitHub's comment limit, numbered parts, each opening with its marker line.
         rendered = "\n".join(report.render_markdown_parts(outcome, mask_emails=mask))
