@@ -164,8 +164,9 @@ def _encode(value: int, width: int) -> str:
 def render_html(report: RunReport, *, mask_emails: bool = True) -> str:
     """The self-contained HTML page of the run's coverage."""
     data = json.dumps(payload(report, mask_emails=mask_emails), separators=(",", ":"))
-    # Inside <script>, "</" could close the element and "<!--" open a comment: escape both.
-    data = data.replace("</", "<\\/").replace("<!--", "<\\!--")
+    # Inside <script>, "</" could close the element and "<!--" open a comment: no "<" at all
+    # (JSON's own escape, which the page's JSON.parse reads back as "<").
+    data = data.replace("<", "\\u003c")
     title = f"reconcile coverage: administrator {report.desired.administrator_account_id}"
     return _PAGE.replace("@TITLE@", escape(title)).replace("@DATA@", data)
 
