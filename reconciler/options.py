@@ -10,8 +10,10 @@ refusal is a :class:`UsageError` (exit 3), never argparse's usual exit 2.
 from __future__ import annotations
 
 import argparse
+import difflib
 import math
 import os
+import re
 from collections.abc import Sequence
 from typing import Any, NoReturn
 
@@ -22,16 +24,88 @@ from reconciler.services import registry
 MANIFEST_ENV = "RECONCILER_MANIFEST"
 
 
+#: The exit-code contract, as ``reconcile --help`` ends with it (the CLI's EXIT_* constants
+#: are these codes: a test holds them together, and the documentation's table).
+EXIT_CODES: tuple[tuple[int, str], ...] = (
+    (0, "converged: nothing to do, or every change applied and verified"),
+    (
+        1,
+        "failed: an AWS error, a blocked shard, an account not converged, blocking drift, "
+        "a refused plan",
+    ),
+    (2, "changes pending (only with --dry-run --detailed-exitcode)"),
+    (3, "invalid manifest, saved plan, sandbox state or invocation; no AWS call was made"),
+)
+
+EXAMPLES: tuple[tuple[str, str], ...] = (
+    (
+        "first run, on the local sandbox (no AWS account needed)",
+        "reconcile --manifest manifests/example.yaml --sandbox manifests/sandbox-state.yaml",
+    ),
+    ("check a manifest, no AWS call", "reconcile --manifest manifests/example.yaml --validate"),
+    (
+        "preview in a pull request (exit 2: changes pending)",
+        "reconcile --manifest manifest.yaml --dry-run --detailed-exitcode --output markdown",
+    ),
+    (
+        "save the reviewed plan, then apply exactly it",
+        "reconcile --manifest manifest.yaml --dry-run --out plan.json\n"
+        "  reconcile --plan plan.json",
+    ),
+    (
+        "the scheduled job",
+        "reconcile --manifest manifest.yaml --metrics-file /metrics/reconcile.prom",
+    ),
+    (
+        "the IAM policy the administrator role needs",
+        "reconcile --manifest manifest.yaml --iam-policy",
+    ),
+)
+
+
+def _epilog() -> str:
+    examples = "\n".join(f"  # {what}\n  {command}\n" for what, command in EXAMPLES)
+    codes = "\n".join(f"  {code}  {meaning}" for code, meaning in EXIT_CODES)
+    return f"examples:\n{examples}\nexit codes:\n{codes}\n"
+
+
+# argparse's own wording of the mistakes a suggestion can help with.
+_UNRECOGNIZED = re.compile(r"^unrecognized arguments: (.+)$")
+_INVALID_CHOICE = re.compile(r"^argument (\S+): invalid choice: '([^']*)' \(choose from (.+)\)$")
+
+
 class _Parser(argparse.ArgumentParser):
-    """argparse, but a bad invocation raises UsageError (exit 3) instead of exiting 2."""
+    """argparse, but a bad invocation raises UsageError (exit 3) instead of exiting 2, and an
+    unknown option or value names the nearest one it could have meant."""
 
     def error(self, message: str) -> NoReturn:
-        raise UsageError(message)
+        raise UsageError(message + self._suggestion(message))
+
+    def _suggestion(self, message: str) -> str:
+        if found := _UNRECOGNIZED.match(message):
+            options = [o for action in self._actions for o in action.option_strings]
+            for given in found.group(1).split():
+                name = given.partition("=")[0]
+                if name.startswith("-") and (near := _nearest(name, options)):
+                    return f" (did you mean {near}?)"
+            return ""
+        if found := _INVALID_CHOICE.match(message):
+            choices = [c.strip().strip("'") for c in found.group(3).split(",")]
+            if near := _nearest(found.group(2), choices):
+                return f" (did you mean {near}?)"
+        return ""
+
+
+def _nearest(given: str, candidates: Sequence[str]) -> str | None:
+    matches = difflib.get_close_matches(given, candidates, n=1, cutoff=0.6)
+    return matches[0] if matches else None
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="reconcile",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog=_epilog(),
         description=(
             f"Make {registry.listed([spec.label for spec in registry.SPECS])} membership of "
             "the administrator account match the manifest, in every region it lists."
@@ -63,13 +137,27 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--output",
         action=_Once,
-        choices=("text", "json", "markdown"),
+        choices=("text", "json", "markdown", "html"),
         default="text",
-        help="the plan on stdout: text, json (versioned schema) or markdown (a PR comment)",
+        help="the plan on stdout: text, json (versioned schema), markdown (a PR comment) or "
+        "html (a self-contained coverage picture: accounts × service and region)",
     )
     _flag(parser, "--detailed-exitcode", help="with --dry-run: exit 2 when changes are pending")
-    parser.add_argument("--log-format", action=_Once, choices=("console", "json"), default=None)
-    parser.add_argument("--log-level", action=_Once, choices=logs.LEVELS, default="info")
+    parser.add_argument(
+        "--log-format",
+        action=_Once,
+        choices=("console", "json"),
+        default=None,
+        help="log lines on stderr: console (readable; the default on a terminal) or json "
+        "(one object per line; the default otherwise)",
+    )
+    parser.add_argument(
+        "--log-level",
+        action=_Once,
+        choices=logs.LEVELS,
+        default="info",
+        help="the least severe log events shown (default info)",
+    )
     parser.add_argument(
         "--max-concurrency",
         action=_Once,

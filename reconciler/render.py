@@ -94,11 +94,16 @@ def run_report(
     mask = not args.show_emails
     if args.output == "json":
         rendered = report.render_json(outcome, mask_emails=mask, extra=extra)
+    elif args.output == "html":
+        from reconciler.coverage import render_html
+
+        rendered = render_html(outcome, mask_emails=mask)
     elif args.output == "markdown":
-        rendered = report.render_markdown(outcome, mask_emails=mask)
+        # Over GitHub's comment limit, numbered parts, each opening with its marker line.
+        rendered = "\n".join(report.render_markdown_parts(outcome, mask_emails=mask))
     else:
         color = sys.stdout.isatty() and not os.environ.get("NO_COLOR")
-        rendered = report.render_text(outcome, mask_emails=mask, color=color)
+        rendered = report.render_text(outcome, mask_emails=mask, color=color, target=target(args))
         rendered += "".join(f"Warning: {failure}.\n" for failure in metrics_failures)
     sys.stdout.write(rendered)
     sys.stdout.flush()
@@ -114,6 +119,14 @@ def run_report(
         # The plan is shown above, marked refused; the error line stays what it always was.
         message = refusal_message(outcome.refusals)
         error(message, masked=not args.show_emails)
+
+
+def target(args: argparse.Namespace) -> str | None:
+    """What the run talks to when that is not AWS: the sandbox, or ``AWS_ENDPOINT_URL``."""
+    if getattr(args, "sandbox", None):
+        return f"the local sandbox from {args.sandbox}, not AWS"
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    return f"endpoint {endpoint}, not AWS" if endpoint else None
 
 
 def _github_step_summary(markdown: str) -> None:

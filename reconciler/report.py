@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import json
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, ClassVar
 
 from reconciler.diff import DriftItem, DriftKind
@@ -122,16 +123,23 @@ def render_json(
     return json.dumps(document, indent=2) + "\n"
 
 
-def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = False) -> str:
-    """The Terraform-style plan; ``color`` adds ANSI colours (the CLI: TTY and no NO_COLOR)."""
+def render_text(
+    report: RunReport, *, mask_emails: bool = True, color: bool = False, target: str | None = None
+) -> str:
+    """The Terraform-style plan; ``color`` adds ANSI colours (the CLI: TTY and no NO_COLOR).
+
+    ``target`` names what the run talked to when it was not AWS (the sandbox, another
+    endpoint), so that a run against a stand-in never reads like one against AWS.
+    """
     paint = _Painter(color)
     plan = report.plan
     lines: list[str] = []
     mode = "dry run, nothing will be changed" if report.dry_run else "apply"
+    where = f"; {target}" if target else ""
     lines.append(
         paint.bold(
             f"Reconcile plan for administrator {report.desired.administrator_account_id} "
-            f"({report.desired.source}; {mode})"
+            f"({report.desired.source}; {mode}{where})"
         )
     )
     lines.append("")
@@ -152,7 +160,7 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
             continue
         actions = plan.actions_for(shard.key)
         drift = drift_of.get(shard.key, [])
-        state = "up to date" if not actions and not drift else "changes"
+        state = _shard_state(actions, drift)
         lines.append(f"{label}: {state} ({shard.desired} desired, {shard.observed} members in AWS)")
         entries: list[tuple[str, str]] = []
         width = max([len(a.step.value) for a in actions] + [len(d.kind.value) for d in drift] + [6])
@@ -193,12 +201,108 @@ def render_text(report: RunReport, *, mask_emails: bool = True, color: bool = Fa
     return "\n".join(lines) + "\n"
 
 
+def _shard_state(actions: Sequence[Action], drift: Sequence[DriftItem]) -> str:
+    """A shard's heading word: what a reader must do about it, not only whether it differs."""
+    if actions:
+        return "changes"
+    if any(item.blocking for item in drift):
+        return "needs attention, nothing to apply"
+    if drift:
+        return "drift to review, nothing to apply"
+    return "up to date"
+
+
 def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
-    """A compact pull-request comment: a table per shard, the actions, the drift.
+    """A compact pull-request comment: a summary table per shard, the actions, the drift.
 
     Account lists longer than a few entries fold into ``<details>`` so the comment stays
-    readable at thousands of members.
+    readable at thousands of members. :func:`render_markdown_parts` splits the same comment
+    into numbered parts that each fit in one GitHub comment.
     """
+    summary_lines, blocks = _markdown_sections(report, mask_emails=mask_emails)
+    body = [*summary_lines]
+    heading = None
+    for block in blocks:
+        if block.heading != heading:
+            body += ["", block.heading, ""]
+            heading = block.heading
+        body.append(block.text)
+    return "\n".join(body) + "\n"
+
+
+#: GitHub refuses a comment body over 65,536 characters; each part keeps this much headroom for
+#: what a poster adds around it (a marker to find its comment again, a footer with the run).
+GITHUB_COMMENT_LIMIT = 65_536
+COMMENT_HEADROOM = 1_024
+PART_MARKER = "<!-- reconcile-plan part {index} of {count} -->"
+
+
+def render_markdown_parts(
+    report: RunReport, *, mask_emails: bool = True, limit: int = GITHUB_COMMENT_LIMIT
+) -> list[str]:
+    """The comment of :func:`render_markdown`, as parts of at most ``limit − headroom`` characters.
+
+    One part when it fits. Otherwise the summary (headline, refusal, plan sentence, the table
+    per shard) opens part 1, then the actions, drift and failures follow in order, each part
+    starting with :data:`PART_MARKER` and a line naming the part; a section cut between parts is
+    headed "(continued)". Lengths are counted as GitHub does, in UTF-16 code units.
+    """
+    whole = render_markdown(report, mask_emails=mask_emails)
+    budget = limit - COMMENT_HEADROOM
+    if _length(whole) <= budget:
+        return [whole]
+    # Folded lists in chunks small enough that one always fits in a part with the summary.
+    per_item = max(1, min(MARKDOWN_ACCOUNTS_PER_ITEM, budget // 32))
+    summary_lines, blocks = _markdown_sections(
+        report, mask_emails=mask_emails, accounts_per_item=per_item
+    )
+    title = summary_lines[0]
+    # Room for the marker and the part line, whose numbers are not known until packed.
+    reserve = _length(PART_MARKER.format(index=99_999, count=99_999)) + _length(title) + 64
+    parts: list[list[str]] = [[*summary_lines]]
+    used = _length("\n".join(summary_lines)) + reserve
+    heading: str | None = None
+    for block in blocks:
+        opens = block.heading != heading
+        lines = ["", block.heading, "", block.text] if opens else [block.text]
+        size = _length("\n".join(lines)) + 1
+        # A block that does not fit opens the next part (part 1 keeps at least the summary).
+        if used + size > budget and (len(parts) == 1 or parts[-1]):
+            parts.append([])
+            used = reserve
+            heading_line = block.heading if opens else f"{block.heading} (continued)"
+            lines = ["", heading_line, "", block.text]
+            size = _length("\n".join(lines)) + 1
+        parts[-1] += lines
+        used += size
+        heading = block.heading
+    count = len(parts)
+    rendered = []
+    for index, lines in enumerate(parts, start=1):
+        marker = PART_MARKER.format(index=index, count=count)
+        head = [marker] if index == 1 else [marker, f"{title} (part {index} of {count})"]
+        note = [f"_Part {index} of {count}: the plan is split to fit GitHub's comment limit._"]
+        rendered.append("\n".join([*head, *lines, "", *note]) + "\n")
+    return rendered
+
+
+def _length(text: str) -> int:
+    """Characters as GitHub counts them: UTF-16 code units (an emoji may count two)."""
+    return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True, slots=True)
+class _Block:
+    """One unit of a comment's body that stays whole in one part, under its section heading."""
+
+    heading: str
+    text: str
+
+
+def _markdown_sections(
+    report: RunReport, *, mask_emails: bool, accounts_per_item: int | None = None
+) -> tuple[list[str], list[_Block]]:
+    """The comment's summary lines, and its body as blocks in order."""
     plan = report.plan
     counts = summary(report)
     title = "dry run" if report.dry_run else "apply"
@@ -239,39 +343,36 @@ def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
             f"| {shard.key.service} | {shard.key.region} | {status} | {shard.desired} "
             f"| {shard.observed} | {changes} | {drift} |"
         )
+    blocks: list[_Block] = []
     grouped: dict[tuple[str, str], list[str]] = {}
     for action in plan.actions:
         label = (f"{action.step.symbol} {action.step.value}", f"{action.key}")
         grouped.setdefault(label, []).extend(action.account_ids)
-    if grouped:
-        out += ["", "#### Actions", ""]
-        for (step, where), accounts in grouped.items():
-            out.append(_md_accounts(f"`{step}` {where}", accounts))
+    for (step, where), accounts in grouped.items():
+        items = _md_accounts(f"`{step}` {where}", accounts, accounts_per_item)
+        blocks += [_Block("#### Actions", text) for text in items]
     reported = [d for d in plan.drift if d.kind not in PLANNED_KINDS]
     if reported:
-        out += [
-            "",
-            "#### Drift",
-            "",
-            "| | service | region | account | kind | detail |",
-            "|---|---|---|---|---|---|",
-        ]
+        table = "| | service | region | account | kind | detail |\n|---|---|---|---|---|---|"
+        rows = [table]
         shown = reported[:MARKDOWN_MAX_DRIFT_ROWS]
         for item in shown:
             mark = "❗" if item.blocking else "ℹ️"
             detail = _md(clean(item.detail, mask=mask_emails))
-            out.append(
+            rows.append(
                 f"| {mark} | {item.key.service} | {item.key.region} | `{item.account_id}` "
                 f"| {item.kind.value} | {detail} |"
             )
         if len(reported) > len(shown):
-            out.append(f"\n… and {len(reported) - len(shown)} more (see the JSON output).")
+            rows.append(f"\n… and {len(reported) - len(shown)} more (see the JSON output).")
+        blocks.append(_Block("#### Drift", "\n".join(rows)))
     if report.results is not None and report.failed_results:
-        out += ["", "#### Failures", ""]
         for result in report.failed_results:
             reason = _md(clean(result.reason, mask=mask_emails))
-            out.append(f"- `{result.account_id}` {result.key}: {reason}")
-    return "\n".join(out) + "\n"
+            blocks.append(
+                _Block("#### Failures", f"- `{result.account_id}` {result.key}: {reason}")
+            )
+    return out, blocks
 
 
 def _accounts_per_step(actions: Iterable[Action]) -> Counter[Step]:
@@ -294,14 +395,31 @@ MARKDOWN_INLINE_ACCOUNTS = 5
 MARKDOWN_MAX_DRIFT_ROWS = 100
 
 
-def _md_accounts(label: str, accounts: list[str]) -> str:
-    listed = ", ".join(f"`{a}`" for a in accounts)
+#: Accounts per folded list item: a longer list becomes several items ("accounts 1–1,000 of
+#: 10,000"), each whole, so that a comment split into parts never cuts a <details> block.
+MARKDOWN_ACCOUNTS_PER_ITEM = 1_000
+
+
+def _md_accounts(label: str, accounts: list[str], per_item: int | None = None) -> list[str]:
+    """The list items of one step in one shard: inline when short, else folded, in chunks."""
+    per_item = per_item or MARKDOWN_ACCOUNTS_PER_ITEM
     if len(accounts) <= MARKDOWN_INLINE_ACCOUNTS:
-        return f"- {label}: {listed}"
-    return (
-        f"- {label}: {len(accounts)} accounts\n  <details><summary>accounts</summary>\n\n"
-        f"  {listed}\n\n  </details>"
-    )
+        return [f"- {label}: " + ", ".join(f"`{a}`" for a in accounts)]
+    items = []
+    total = len(accounts)
+    for start in range(0, total, per_item):
+        chunk = accounts[start : start + per_item]
+        listed = ", ".join(f"`{a}`" for a in chunk)
+        which = (
+            f"{total} accounts"
+            if total <= per_item
+            else f"accounts {start + 1:,}–{start + len(chunk):,} of {total:,}"
+        )
+        items.append(
+            f"- {label}: {which}\n  <details><summary>accounts</summary>\n\n"
+            f"  {listed}\n\n  </details>"
+        )
+    return items
 
 
 def _md(text: str) -> str:

@@ -8,6 +8,7 @@ which is how the tests count exactly what the reconciler did.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
@@ -32,6 +33,13 @@ def org_account(n: int) -> str:
 
 def root_email(account_id: str) -> str:
     return f"root+{account_id}@example.com"
+
+
+def masked_email(email: str) -> str:
+    """How the output masks ``email`` (README, --show-emails), computed here independently."""
+    digest = hashlib.sha256(email.casefold().encode()).hexdigest()[:6]
+    local, _, domain = email.partition("@")
+    return f"{local[0]}***#{digest}@{domain}"
 
 
 def world(

@@ -34,7 +34,7 @@ import yaml
 from prometheus_client.parser import text_string_to_metric_families
 
 from reconciler.aws.registry import OPERATIONS
-from tests.cli.conftest import EXTERNAL, Bed, manifest, org_account, root_email, world
+from tests.cli.conftest import EXTERNAL, Bed, manifest, masked_email, org_account, root_email, world
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
 MEMBERS = [org_account(i) for i in range(6)]
@@ -133,7 +133,8 @@ def test_a_refused_plan_names_each_changed_field(make_bed: Callable[..., Bed]) -
     assert masked.stderr.splitlines()[-1] == (
         "reconcile: error: saved plan refused, nothing applied: changed since the plan was made: "
         f"guardduty us-east-1 invite {EXTERNAL}: status Created → EmailVerificationFailed; "
-        f"guardduty us-east-1 invite {EXTERNAL}: email r***@example.com → o***@example.com; "
+        f"guardduty us-east-1 invite {EXTERNAL}: email {masked_email(root_email(EXTERNAL))} → "
+        f"{masked_email('other@example.com')}; "
         "make a new plan"
     )
     shown = bed.run("--plan", plan_file, "--show-emails")

@@ -20,7 +20,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from tests.cli.conftest import Bed, org_account
+from tests.cli.conftest import Bed, masked_email, org_account, root_email
 from tests.cli.test_lifecycle import prune_manifest, prune_world
 
 SCHEMA = json.loads((Path(__file__).parents[2] / "schemas" / "plan.schema.json").read_text())
@@ -51,8 +51,8 @@ def test_a_refused_dry_run_prints_the_whole_plan_as_text(make_bed: Callable[...,
         "    override: --allow-mass-prune",
     ]
     for account in REMOVED:
-        assert f"  - disassociate {account} (r***@example.com)" in lines
-        assert f"  - delete       {account} (r***@example.com)" in lines
+        assert f"  - disassociate {account} ({masked_email(root_email(account))})" in lines
+        assert f"  - delete       {account} ({masked_email(root_email(account))})" in lines
     assert lines[-1] == "Refused: nothing will be applied (see the refusal above)."
 
 
@@ -124,7 +124,7 @@ def test_a_refused_apply_changes_nothing_and_shows_the_plan(make_bed: Callable[.
     lines = result.stdout.splitlines()
     assert "apply" in lines[0]
     assert lines[2] == "REFUSED: nothing applied; the plan breaks a safety rail:"
-    assert f"  - disassociate {REMOVED[0]} (r***@example.com)" in lines
+    assert f"  - disassociate {REMOVED[0]} ({masked_email(root_email(REMOVED[0]))})" in lines
     assert "Apply:" not in result.stdout
     assert lines[-1] == "Refused: nothing applied (see the refusal above)."
     assert len(bed.sandbox.state.members("111111111111", "us-east-1", "guardduty")) == 12
