@@ -303,6 +303,7 @@ document.getElementById("search").addEventListener("input", refilter);
 document.getElementById("service").addEventListener("change", refilter);
 document.getElementById("region").addEventListener("change", refilter);
 refilter();
+performance.mark("grid-drawn");
 </script>
 </body>
 </html>
