@@ -92,6 +92,8 @@ def _execute(args: argparse.Namespace, run: compose.Run, metrics: render.Metrics
     outcome = run.reconcile()
     if args.out:
         render.save_plan(args.out, outcome)
+    if args.coverage:
+        render.save_coverage(args.coverage, outcome, mask_emails=not args.show_emails)
     code = exit_code(outcome.status, detailed=args.detailed_exitcode)
     # Exported before the report so that it can tell when exporting failed.
     failures = metrics.export(outcome, calls=run.calls(), code=code)

@@ -237,6 +237,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="URL",
         help="push Prometheus metrics of the run to a Pushgateway",
     )
+    parser.add_argument(
+        "--coverage",
+        action=_Once,
+        metavar="FILE.html",
+        help="also write the coverage picture (the page of --output html) to FILE.html",
+    )
     _flag(parser, "--no-progress", help="no progress bars or progress events")
     parser.add_argument(
         "--sandbox",

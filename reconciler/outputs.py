@@ -34,6 +34,7 @@ OUTPUT_OPTIONS: tuple[tuple[str, str], ...] = (
     ("out", "--out"),
     ("sandbox_save", "--sandbox-save"),
     ("metrics_file", "--metrics-file"),
+    ("coverage", "--coverage"),
 )
 
 # The options whose value is a file the run reads, besides the manifest, and how to name them.

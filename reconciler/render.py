@@ -75,6 +75,15 @@ def save_plan(path: str, outcome: RunReport) -> None:
     log.info("plan.saved", path=path, actions=len(outcome.plan.actions))
 
 
+def save_coverage(path: str, outcome: RunReport, *, mask_emails: bool) -> None:
+    """``--coverage``: the coverage picture (the page of ``--output html``) written to a file."""
+    from reconciler import outputs
+    from reconciler.coverage import render_html
+
+    outputs.write_text("--coverage", path, render_html(outcome, mask_emails=mask_emails))
+    log.info("coverage.saved", path=path)
+
+
 def run_report(
     args: argparse.Namespace,
     outcome: RunReport,
