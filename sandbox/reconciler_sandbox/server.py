@@ -36,7 +36,7 @@ import botocore.exceptions
 import botocore.session
 from botocore.model import ServiceModel
 
-from reconciler_sandbox import guardduty, organizations, securityhub, sts
+from reconciler_sandbox import organizations, services, sts
 from reconciler_sandbox.context import (
     CallContext,
     CredentialStore,
@@ -67,7 +67,11 @@ from reconciler_sandbox.wire import (
     validate,
 )
 
-_BEHAVIOURS = (guardduty.BEHAVIOUR, securityhub.BEHAVIOUR, sts.BEHAVIOUR, organizations.BEHAVIOUR)
+_BEHAVIOURS = (
+    *(plugin.behaviour for plugin in services.PLUGINS),
+    sts.BEHAVIOUR,
+    organizations.BEHAVIOUR,
+)
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
 _ACCOUNT_LISTS = ("AccountIds", "AccountDetails")
 _READ_PREFIXES = ("List", "Get", "Describe")

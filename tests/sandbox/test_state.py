@@ -152,7 +152,7 @@ def test_fifty_thousand_members_in_one_shard() -> None:
             for i in range(50_000)
         ),
     )
-    table = state.account(ADMIN).gd("eu-west-1").members
+    table = state.account(ADMIN).service("guardduty", "eu-west-1").members
     assert len(table) == 50_000
     page, more = table.page("100000049949", 50)
     assert [m.account_id for m in page][:2] == ["100000049950", "100000049951"]
