@@ -135,7 +135,9 @@ class MemberApi:
             "Members": [self.render_member(ctx, m) for m in page],
             "NextToken": encode_token(page[-1].account_id) if more else None,
         }
-        membership.note_reads(ctx.state, self.flavor, ctx.account, ctx.region, page, ctx.now)
+        membership.note_reads(
+            ctx.state, self.flavor.invitations, ctx.account, ctx.region, page, ctx.now
+        )
         return answer
 
     def get_members(self, ctx: CallContext, params: Params) -> Params:
@@ -147,7 +149,9 @@ class MemberApi:
             "Members": [self.render_member(ctx, m) for m in found],
             "UnprocessedAccounts": self._unprocessed(unprocessed),
         }
-        membership.note_reads(ctx.state, self.flavor, ctx.account, ctx.region, found, ctx.now)
+        membership.note_reads(
+            ctx.state, self.flavor.invitations, ctx.account, ctx.region, found, ctx.now
+        )
         return answer
 
     def disassociate_members(self, ctx: CallContext, params: Params) -> Params:

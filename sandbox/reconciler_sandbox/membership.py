@@ -52,6 +52,18 @@ LimitReached = Callable[[World, MemberTable], bool]
 
 
 @dataclass(frozen=True, slots=True)
+class Invitations:
+    """How a service sends an invitation: whether it verifies the invitee's root email first
+    (for ``state.email_verification_reads`` reads of the record), and the statuses it writes."""
+
+    service: str
+    verify_email: bool
+    invited: str = "Invited"
+    verifying: str = "EmailVerificationInProgress"
+    verification_failed: str = "EmailVerificationFailed"
+
+
+@dataclass(frozen=True, slots=True)
 class Flavor:
     """What differs between the services' member APIs."""
 
@@ -69,6 +81,10 @@ class Flavor:
     limit_reached: LimitReached
     # Why an organization member cannot be deleted (None: it can, like any member).
     organization_member_not_deletable: str | None = None
+
+    @property
+    def invitations(self) -> Invitations:
+        return Invitations(self.service, self.verify_email)
 
 
 def leave_unprocessed_over(quota: str, reason: Callable[[int], str]) -> QuotaPolicy:
@@ -136,6 +152,10 @@ def _shard(state: World, flavor: Flavor, account: str, region: str) -> ServiceRe
 
 def _table(state: World, flavor: Flavor, admin: str, region: str) -> MemberTable:
     return _shard(state, flavor, admin, region).members
+
+
+def _members_of(state: World, service: str, admin: str, region: str) -> MemberTable:
+    return state.account(admin).service(service, region).members
 
 
 def _members(
@@ -250,22 +270,23 @@ def invite_members(
                 )
             )
             continue
-        _verify_and_send(state, flavor, table, admin, region, member, now)
+        send_invitation(state, flavor.invitations, table, admin, region, member, now)
     return unprocessed
 
 
-def _verify_and_send(
+def send_invitation(
     state: World,
-    flavor: Flavor,
+    invitations: Invitations,
     table: MemberTable,
     admin: str,
     region: str,
     member: Member,
     now: datetime,
 ) -> None:
-    """The end of InviteMembers: the email check (if the service verifies), then the invitation."""
+    """The end of an invitation: the email check (if the service verifies), then the invitation."""
     account_id = member.account_id
-    if flavor.verify_email:
+    service = invitations.service
+    if invitations.verify_email:
         root = state.root_email(account_id)
         verified = (
             member.email is not None
@@ -276,40 +297,43 @@ def _verify_and_send(
             # AWS sends no invitation then; the fix is delete, re-create, re-invite.
             table.put(
                 replace_member(
-                    member, status="EmailVerificationFailed", updated_at=now, verification_reads=0
+                    member,
+                    status=invitations.verification_failed,
+                    updated_at=now,
+                    verification_reads=0,
                 )
             )
             return
     table.put(
         replace_member(
             member,
-            status="Invited",
+            status=invitations.invited,
             invited_at=now,
             updated_at=now,
             invitations_sent=member.invitations_sent + 1,
             verification_reads=0,
         )
     )
-    state.events[("invite", flavor.service, region, admin, account_id)] += 1
+    state.events[("invite", service, region, admin, account_id)] += 1
     state.add_invitation(
-        flavor.service,
+        service,
         region,
         account_id,
-        Invitation(admin, invitation_id(flavor.service, region, admin, account_id, now), now),
+        Invitation(admin, invitation_id(service, region, admin, account_id, now), now),
     )
 
 
 def note_reads(
     state: World,
-    flavor: Flavor,
+    invitations: Invitations,
     admin: str,
     region: str,
     members: Sequence[Member],
     now: datetime,
 ) -> None:
     """The administrator read these records: verifications in progress come closer to their
-    outcome, and settle (Invited, or EmailVerificationFailed) after their last read."""
-    table = _table(state, flavor, admin, region)
+    outcome, and settle (invited, or verification failed) after their last read."""
+    table = _members_of(state, invitations.service, admin, region)
     for read in members:
         member = table.get(read.account_id)
         if member is None or not member.verification_reads:
@@ -318,7 +342,7 @@ def note_reads(
         if left:
             table.put(replace_member(member, verification_reads=left))
         else:
-            _verify_and_send(state, flavor, table, admin, region, member, now)
+            send_invitation(state, invitations, table, admin, region, member, now)
 
 
 def get_members(

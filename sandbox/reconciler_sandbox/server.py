@@ -73,7 +73,7 @@ _BEHAVIOURS = (
     organizations.BEHAVIOUR,
 )
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
-_ACCOUNT_LISTS = ("AccountIds", "AccountDetails")
+_ACCOUNT_LISTS = ("AccountIds", "AccountDetails", "Accounts")
 _READ_PREFIXES = ("List", "Get", "Describe")
 
 
@@ -376,7 +376,7 @@ class Sandbox:
             if op.input_shape is not None:
                 issues = validate(op.input_shape, params)
                 if issues:
-                    raise behaviour.invalid(InvalidRequest(issues))
+                    raise behaviour.invalid(InvalidRequest(issues, op.input_shape.name))
             handled = True
             context = CallContext(
                 state=self.state,

@@ -10,10 +10,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from reconciler_sandbox import guardduty, securityhub
+from reconciler_sandbox import detective, guardduty, securityhub
 from reconciler_sandbox.plugin import ServicePlugin
 
-PLUGINS: tuple[ServicePlugin, ...] = (guardduty.PLUGIN, securityhub.PLUGIN)
+PLUGINS: tuple[ServicePlugin, ...] = (guardduty.PLUGIN, securityhub.PLUGIN, detective.PLUGIN)
 
 BY_NAME: Mapping[str, ServicePlugin] = {plugin.name: plugin for plugin in PLUGINS}
 NAMES: tuple[str, ...] = tuple(BY_NAME)

@@ -120,8 +120,10 @@ class Issue:
 class InvalidRequest(Exception):
     """The request does not decode, or breaks a constraint of the model."""
 
-    def __init__(self, issues: Sequence[Issue]) -> None:
+    def __init__(self, issues: Sequence[Issue], shape: str | None = None) -> None:
         self.issues = list(issues)
+        # The input shape the request broke (CreateMembersRequest), when validated against one.
+        self.shape = shape
         super().__init__("; ".join(issue.describe() for issue in self.issues))
 
     def smithy_message(self) -> str:
