@@ -33,9 +33,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Literal, Required, Self, get_args
 
-from reconciler_sandbox import fields, membership
+from pydantic import with_config
+
+from reconciler_sandbox import membership, statefile
 from reconciler_sandbox.context import (
     CallContext,
     Handler,
@@ -63,9 +65,13 @@ VERIFYING = "VERIFICATION_IN_PROGRESS"
 VERIFICATION_FAILED = "VERIFICATION_FAILED"
 ENABLED = "ENABLED"
 ACCEPTED_BUT_DISABLED = "ACCEPTED_BUT_DISABLED"
-STATUSES = (INVITED, VERIFYING, VERIFICATION_FAILED, ENABLED, ACCEPTED_BUT_DISABLED)  # [model]
+# [model] MemberStatus.
+Status = Literal[
+    "INVITED", "VERIFICATION_IN_PROGRESS", "VERIFICATION_FAILED", "ENABLED", "ACCEPTED_BUT_DISABLED"
+]
+STATUSES: tuple[str, ...] = get_args(Status)
 ASSOCIATED = frozenset({ENABLED, ACCEPTED_BUT_DISABLED})
-DISABLED_REASONS = ("VOLUME_TOO_HIGH", "VOLUME_UNKNOWN")  # [model] MemberDisabledReason
+DisabledReason = Literal["VOLUME_TOO_HIGH", "VOLUME_UNKNOWN"]  # [model] MemberDisabledReason
 # [model] MemberResultsLimit: 1..200, "the overall limit ... which is currently 200". The
 # default when MaxResults is absent is not documented: UNVERIFIED, the limit itself.
 PAGE_LIMIT = 200
@@ -103,6 +109,22 @@ _GRAPH_ARN = re.compile(r"^arn:([-\w]+):detective:([-\w]+):(\d{12}):graph:([a-f\
 # --------------------------------------------------------------------------------------------
 
 
+@with_config(statefile.ENTRY_CONFIG)
+class DetectiveMember(statefile.MemberEntry, total=False):
+    """A Detective member in the state file (``type`` is its InvitationType)."""
+
+    status: Required[Status]
+    disabledReason: DisabledReason | None
+
+
+class DetectiveSection(statefile.Section):
+    """``regions.<region>.detective``: whether there is a behavior graph, AutoEnable, members."""
+
+    graph: statefile.StrictBool | None = None
+    autoEnable: statefile.StrictBool | None = None
+    members: list[DetectiveMember] | None = None
+
+
 @dataclass(slots=True)
 class DetectiveRegion(ServiceRegion):
     """Detective in one account and region: whether it has a behavior graph."""
@@ -110,19 +132,6 @@ class DetectiveRegion(ServiceRegion):
     graph: bool = False
     auto_enable: bool = False
     created_at: datetime | None = None
-
-    @classmethod
-    def parse_entry(cls, raw: Any, path: str, allow_members: bool) -> dict[str, Any]:
-        keys = ["graph", "autoEnable"] + (["members"] if allow_members else [])
-        entry = fields.mapping(raw if raw is not None else {}, path, keys)
-        out: dict[str, Any] = {}
-        if "graph" in entry:
-            out["graph"] = fields.boolean(entry["graph"], f"{path}.graph")
-        if "autoEnable" in entry:
-            out["autoEnable"] = fields.boolean(entry["autoEnable"], f"{path}.autoEnable")
-        if "members" in entry:
-            out["members"] = fields.listing(entry["members"], f"{path}.members")
-        return out
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any] | None) -> Self:
@@ -658,7 +667,8 @@ PLUGIN = ServicePlugin(
     name=NAME,
     label="Detective",
     region=DetectiveRegion,
-    member_statuses=STATUSES,
+    section=DetectiveSection,
+    member=DetectiveMember,
     associated=ASSOCIATED,
     invited=INVITED,
     verifying=VERIFYING,
@@ -667,5 +677,4 @@ PLUGIN = ServicePlugin(
     verifies_email=INVITATIONS.verify_email,
     names=("detective", "Detective", "GraphArn", "behavior graph"),
     state_api={"set_graph": set_graph, "graph_exists": graph_exists},
-    disabled_reasons=DISABLED_REASONS,
 )

@@ -15,12 +15,14 @@ import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Literal, Required, Self, get_args
 
-from reconciler_sandbox import fields, membership
+from pydantic import with_config
+
+from reconciler_sandbox import membership, statefile
 from reconciler_sandbox.context import CallContext, Handler, Params, ServiceBehaviour
 from reconciler_sandbox.member_handlers import MemberApi, MemberFilter
-from reconciler_sandbox.membership import ASSOCIATED, MEMBER_STATUSES, Flavor
+from reconciler_sandbox.membership import ASSOCIATED, ClassicStatus, Flavor
 from reconciler_sandbox.plugin import ServicePlugin
 from reconciler_sandbox.records import (
     Member,
@@ -34,8 +36,10 @@ from reconciler_sandbox.wire import ApiError, InvalidRequest
 
 NAME = "guardduty"
 QUOTA = "guarddutyMembers"
-DETECTOR_STATUSES = ("ENABLED", "DISABLED")
-AUTO_ENABLE_MEMBERS = ("NEW", "ALL", "NONE")
+DetectorStatus = Literal["ENABLED", "DISABLED"]
+AutoEnableMembers = Literal["NEW", "ALL", "NONE"]
+DETECTOR_STATUSES: tuple[str, ...] = get_args(DetectorStatus)
+AUTO_ENABLE_MEMBERS: tuple[str, ...] = get_args(AutoEnableMembers)
 
 INVALID_VALUE = (
     "The request is rejected because an invalid or out-of-range value is specified as an "
@@ -68,6 +72,21 @@ AUTO_ENABLE_ALL = (
 # --------------------------------------------------------------------------------------------
 
 
+@with_config(statefile.ENTRY_CONFIG)
+class GuardDutyMember(statefile.MemberEntry, total=False):
+    """A GuardDuty member in the state file."""
+
+    status: Required[ClassicStatus]
+
+
+class GuardDutySection(statefile.Section):
+    """``regions.<region>.guardduty``: the detector, its organization setting, its members."""
+
+    detector: DetectorStatus | None = None
+    autoEnableOrganizationMembers: AutoEnableMembers | None = None
+    members: list[GuardDutyMember] | None = None
+
+
 @dataclass(slots=True)
 class GuardDutyRegion(ServiceRegion):
     """GuardDuty in one account and region."""
@@ -75,25 +94,6 @@ class GuardDutyRegion(ServiceRegion):
     detector: str | None = None  # ENABLED | DISABLED | None (no detector)
     auto_enable_organization_members: str = "NONE"
     created_at: datetime | None = None
-
-    @classmethod
-    def parse_entry(cls, raw: Any, path: str, allow_members: bool) -> dict[str, Any]:
-        keys = ["detector", "autoEnableOrganizationMembers"] + (
-            ["members"] if allow_members else []
-        )
-        entry = fields.mapping(raw if raw is not None else {}, path, keys)
-        out: dict[str, Any] = {}
-        if entry.get("detector") is not None:
-            out["detector"] = fields.enum(entry["detector"], f"{path}.detector", DETECTOR_STATUSES)
-        if "autoEnableOrganizationMembers" in entry:
-            out["autoEnableOrganizationMembers"] = fields.enum(
-                entry["autoEnableOrganizationMembers"],
-                f"{path}.autoEnableOrganizationMembers",
-                AUTO_ENABLE_MEMBERS,
-            )
-        if "members" in entry:
-            out["members"] = fields.listing(entry["members"], f"{path}.members")
-        return out
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any] | None) -> Self:
@@ -398,7 +398,8 @@ PLUGIN = ServicePlugin(
     name=NAME,
     label="GuardDuty",
     region=GuardDutyRegion,
-    member_statuses=MEMBER_STATUSES,
+    section=GuardDutySection,
+    member=GuardDutyMember,
     associated=ASSOCIATED,
     invited="Invited",
     verifying="EmailVerificationInProgress",

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal, get_args
 
 from reconciler_sandbox.records import (
     Invitation,
@@ -30,7 +31,7 @@ Unprocessed = list[tuple[str, str]]
 # A member in one of these statuses is associated: the member side has an administrator.
 ASSOCIATED = frozenset({"Enabled", "Disabled"})
 # The statuses a service with the classic member API may have.
-MEMBER_STATUSES = (
+ClassicStatus = Literal[
     "Created",
     "Invited",
     "EmailVerificationInProgress",
@@ -41,7 +42,8 @@ MEMBER_STATUSES = (
     "Resigned",
     "AccountSuspended",
     "RegionDisabled",
-)
+]
+MEMBER_STATUSES: tuple[str, ...] = get_args(ClassicStatus)
 
 # (state, flavor, the administrator's table, the members a call would add, the call's
 # unprocessed list) -> the members to add; raises the service's error, or leaves accounts

@@ -13,6 +13,7 @@ from typing import Any
 
 from reconciler_sandbox.context import ServiceBehaviour
 from reconciler_sandbox.records import ServiceRegion
+from reconciler_sandbox.statefile import MemberEntry, Section
 
 
 @dataclass(frozen=True, slots=True)
@@ -22,10 +23,12 @@ class ServicePlugin:
     # botocore's service name, which is also the key of its sections in the state file.
     name: str
     label: str
-    # The region record: the administrator-side resource and the state file's section.
+    # The region record: the administrator-side resource.
     region: type[ServiceRegion]
-    # The member statuses the service has (its vocabulary, as the state file spells them).
-    member_statuses: tuple[str, ...]
+    # Its section of a region in the state file, and a member record there (with the
+    # service's status vocabulary).
+    section: type[Section]
+    member: type[MemberEntry]  # a TypedDict
     # The statuses in which the member side has an administrator (a link).
     associated: frozenset[str]
     # The status of a member with an open invitation (its account sees the invitation).
@@ -43,5 +46,3 @@ class ServicePlugin:
     # Programmatic helpers for tests and benchmarks, called as methods of the state with the
     # state as first argument (``state.<name>(...)``).
     state_api: Mapping[str, Callable[..., Any]] = field(default_factory=dict)
-    # Why an accepted member may be disabled (a member's disabledReason), if the service says.
-    disabled_reasons: tuple[str, ...] = ()

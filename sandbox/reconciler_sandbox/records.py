@@ -203,18 +203,13 @@ class ServiceRegion:
     """One service in one account and region: its administrator-side resource, its members.
 
     Each service subclasses it with the fields of its resource (a status, an auto-enable
-    setting, when it was created) and the state file's section of one region: ``parse_entry``
-    validates a section, ``from_entry`` builds the record from a validated one (``None``: the
-    section is absent), ``to_entry`` writes the section back without members, equal to
-    ``from_entry(None).to_entry()`` when there is nothing to say.
+    setting, when it was created) and the state file's section of one region (its pydantic
+    model is the plug-in's ``section``): ``from_entry`` builds the record from a validated
+    section's settings (``None``: the section is absent), ``to_entry`` writes the settings
+    back, equal to ``from_entry(None).to_entry()`` when there is nothing to say.
     """
 
     members: MemberTable = field(default_factory=MemberTable)
-
-    @classmethod
-    def parse_entry(cls, raw: Any, path: str, allow_members: bool) -> dict[str, Any]:
-        """The section at ``path`` validated (``members`` kept raw); FieldError if invalid."""
-        raise NotImplementedError
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any] | None) -> Self:

@@ -16,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Self
+from typing import Any, Literal, Required, Self
 
-from reconciler_sandbox import fields, membership
+from pydantic import with_config
+
+from reconciler_sandbox import membership, statefile
 from reconciler_sandbox.context import CallContext, Handler, Params, ServiceBehaviour
 from reconciler_sandbox.member_handlers import MemberApi, MemberFilter
-from reconciler_sandbox.membership import ASSOCIATED, MEMBER_STATUSES, Flavor, Unprocessed
+from reconciler_sandbox.membership import ASSOCIATED, Flavor, Unprocessed
 from reconciler_sandbox.plugin import ServicePlugin
 from reconciler_sandbox.records import Member, MemberTable, ServiceRegion, World, now
 from reconciler_sandbox.wire import ApiError, InvalidRequest
@@ -35,6 +37,33 @@ ORGANIZATION_QUOTA = "securityhubOrganizationMembers"
 # Records: the hub of one account and region, and its state-file section
 # --------------------------------------------------------------------------------------------
 
+# The classic statuses but Disabled and EmailVerificationFailed, which Security Hub has not.
+Status = Literal[
+    "Created",
+    "Invited",
+    "EmailVerificationInProgress",
+    "Enabled",
+    "Removed",
+    "Resigned",
+    "AccountSuspended",
+    "RegionDisabled",
+]
+
+
+@with_config(statefile.ENTRY_CONFIG)
+class SecurityHubMember(statefile.MemberEntry, total=False):
+    """A Security Hub member in the state file."""
+
+    status: Required[Status]
+
+
+class SecurityHubSection(statefile.Section):
+    """``regions.<region>.securityhub``: whether the hub is enabled, AutoEnable, members."""
+
+    enabled: statefile.StrictBool | None = None
+    autoEnable: statefile.StrictBool | None = None
+    members: list[SecurityHubMember] | None = None
+
 
 @dataclass(slots=True)
 class SecurityHubRegion(ServiceRegion):
@@ -43,19 +72,6 @@ class SecurityHubRegion(ServiceRegion):
     enabled: bool = False
     auto_enable: bool = False
     subscribed_at: datetime | None = None
-
-    @classmethod
-    def parse_entry(cls, raw: Any, path: str, allow_members: bool) -> dict[str, Any]:
-        keys = ["enabled", "autoEnable"] + (["members"] if allow_members else [])
-        entry = fields.mapping(raw if raw is not None else {}, path, keys)
-        out: dict[str, Any] = {}
-        if "enabled" in entry:
-            out["enabled"] = fields.boolean(entry["enabled"], f"{path}.enabled")
-        if "autoEnable" in entry:
-            out["autoEnable"] = fields.boolean(entry["autoEnable"], f"{path}.autoEnable")
-        if "members" in entry:
-            out["members"] = fields.listing(entry["members"], f"{path}.members")
-        return out
 
     @classmethod
     def from_entry(cls, entry: Mapping[str, Any] | None) -> Self:
@@ -345,10 +361,8 @@ PLUGIN = ServicePlugin(
     name=NAME,
     label="Security Hub",
     region=SecurityHubRegion,
-    # Security Hub has neither Disabled nor EmailVerificationFailed members.
-    member_statuses=tuple(
-        s for s in MEMBER_STATUSES if s not in ("Disabled", "EmailVerificationFailed")
-    ),
+    section=SecurityHubSection,
+    member=SecurityHubMember,
     associated=ASSOCIATED,
     invited="Invited",
     verifying="EmailVerificationInProgress",

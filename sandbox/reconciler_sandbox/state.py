@@ -25,18 +25,17 @@ import json
 import re
 import threading
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import yaml
+from pydantic import TypeAdapter, ValidationError
 
-from reconciler_sandbox import fields, services
-from reconciler_sandbox.fields import ACCOUNT_ID, join
+from reconciler_sandbox import services, statefile
 from reconciler_sandbox.plugin import ServicePlugin
 from reconciler_sandbox.records import (
-    MEMBER_TYPES,
-    ORG_ACCOUNT_STATUSES,
     AccountState,
     FieldError,
     Invitation,
@@ -54,10 +53,8 @@ from reconciler_sandbox.wire import iso8601
 
 __all__ = ["AccountState", "Member", "MemberTable", "SandboxState", "SandboxStateError"]
 
-_ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-_ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
-_OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+_T = TypeVar("_T")
+_DEFAULT_ACCOUNT = re.compile(statefile.ACCOUNT_ID)
 
 
 # libyaml's safe loader and dumper when PyYAML was built with it: the same safe subset of
@@ -103,7 +100,7 @@ class SandboxState:
         organization: Organization | None = None,
         quotas: Mapping[str, int] | None = None,
     ) -> None:
-        if not ACCOUNT_ID.match(default_account):
+        if not _DEFAULT_ACCOUNT.match(default_account):
             raise SandboxStateError(f"defaultAccount: {default_account!r} is not a 12-digit id")
         self.lock = threading.RLock()
         self.default_account = default_account
@@ -225,8 +222,10 @@ class SandboxState:
             if roles is not None:
                 entry["roles"] = list(roles)
             entry["disabledRegions"] = list(disabled_regions)
+            admin = _ACCOUNT_ID(account_id, "accountId")
+            validated = _ACCOUNT_ENTRY(entry, "")
             with self.lock:
-                return _declare_account(self, fields.account_id(account_id, "accountId"), entry, "")
+                return _declare_account(self, admin, validated)
         except FieldError as exc:
             raise SandboxStateError(f"field {exc.path}: {exc.reason}") from None
 
@@ -244,13 +243,16 @@ class SandboxState:
         """
         plugin = _plugin(service)
         try:
-            admin = fields.account_id(account_id, "accountId")
-            fields.region(region, "region")
+            admin = _ACCOUNT_ID(account_id, "accountId")
+            _REGION(region, "region")
+            entries = _member_list(plugin.name)(list(members), "members")
             with self.lock:
                 table = self.account(admin).service(service, region).members
-                for index, raw in enumerate(members):
-                    member = _member(raw, f"members[{index}]", plugin)
-                    self._seed_member(plugin, region, admin, table, member, f"members[{index}]")
+                for index, entry in enumerate(entries):
+                    path = f"members[{index}]"
+                    self._seed_member(
+                        plugin, region, admin, table, _member(entry, path, plugin), path
+                    )
         except FieldError as exc:
             raise SandboxStateError(f"field {exc.path}: {exc.reason}") from None
 
@@ -364,122 +366,82 @@ class SandboxState:
 
 
 # --------------------------------------------------------------------------------------------
-# Strict parsing of the state file
+# Building the state from the validated file (statefile's models)
 # --------------------------------------------------------------------------------------------
 
-_MEMBER_KEYS = (
-    "accountId",
-    "email",
-    "status",
-    "type",
-    "invitedAt",
-    "updatedAt",
-    "invitationsSent",
-    "verificationReadsLeft",
-    "disabledReason",
-)
+
+class _Checker(Generic[_T]):
+    """Validates one value against a type of the state file's models, errors as FieldError."""
+
+    def __init__(self, kind: Any) -> None:
+        self.kind = kind
+        self.adapter: TypeAdapter[_T] = TypeAdapter(kind)
+
+    def __call__(self, value: Any, path: str) -> _T:
+        try:
+            return self.adapter.validate_python(value)
+        except ValidationError as exc:
+            raise statefile.field_error(exc, self.kind, path) from None
 
 
-def _member(raw: Any, path: str, plugin: ServicePlugin) -> Member:
-    entry = fields.mapping(raw, path, _MEMBER_KEYS, ("accountId", "status"))
-    account_id = fields.account_id(entry["accountId"], f"{path}.accountId")
-    email = (
-        fields.email(entry["email"], f"{path}.email") if entry.get("email") is not None else None
-    )
-    status = fields.enum(entry["status"], f"{path}.status", plugin.member_statuses)
-    member_type = fields.enum(entry.get("type", "invitation"), f"{path}.type", MEMBER_TYPES)
-    invited_at = (
-        fields.timestamp(entry["invitedAt"], f"{path}.invitedAt") if "invitedAt" in entry else None
-    )
-    updated_at = (
-        fields.timestamp(entry["updatedAt"], f"{path}.updatedAt") if "updatedAt" in entry else None
-    )
-    if updated_at is None:
-        updated_at = invited_at or now()
+_ACCOUNT_ID: _Checker[str] = _Checker(statefile.AccountId)
+_REGION: _Checker[str] = _Checker(statefile.Region)
+_ACCOUNT_ENTRY: _Checker[statefile.Account] = _Checker(statefile.Account)
+
+
+@functools.cache
+def _member_list(service: str) -> _Checker[list[Mapping[str, Any]]]:
+    member: Any = services.BY_NAME[service].member
+    return _Checker(list[member])
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    # A timestamp without a zone is UTC, as AWS's are.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+def _member(entry: Mapping[str, Any], path: str, plugin: ServicePlugin) -> Member:
+    status: str = entry["status"]
+    invited_at = _utc(entry.get("invitedAt"))
+    updated_at = _utc(entry.get("updatedAt")) or invited_at or now()
     if invited_at is None and status == plugin.invited:
         # An open invitation needs its time: the invitation id is derived from it.
         invited_at = updated_at
-    sent = 0
-    if "invitationsSent" in entry:
-        sent = fields.non_negative_int(entry["invitationsSent"], f"{path}.invitationsSent")
-    reads = 0
-    if "verificationReadsLeft" in entry:
-        reads = fields.non_negative_int(
-            entry["verificationReadsLeft"], f"{path}.verificationReadsLeft"
-        )
-        if reads and status != plugin.verifying:
-            raise FieldError(f"{path}.verificationReadsLeft", f"only for status {plugin.verifying}")
-    reason = None
-    if entry.get("disabledReason") is not None:
-        if not plugin.disabled_reasons:
-            raise FieldError(f"{path}.disabledReason", f"{plugin.label} members have none")
-        reason = fields.enum(
-            entry["disabledReason"], f"{path}.disabledReason", plugin.disabled_reasons
-        )
+    reads: int = entry.get("verificationReadsLeft", 0)
+    if reads and status != plugin.verifying:
+        raise FieldError(f"{path}.verificationReadsLeft", f"only for status {plugin.verifying}")
     return Member(
-        account_id, email, status, member_type, invited_at, updated_at, sent, reads, reason
+        entry["accountId"],
+        entry.get("email"),
+        status,
+        entry.get("type", "invitation"),
+        invited_at,
+        updated_at,
+        entry.get("invitationsSent", 0),
+        reads,
+        entry.get("disabledReason"),
     )
 
 
-def _organization(raw: Any, path: str) -> Organization:
-    entry = fields.mapping(
-        raw,
-        path,
-        (
-            "id",
-            "managementAccount",
-            "rootId",
-            "delegatedAdministrators",
-            "organizationsDelegatedAdministrators",
-            "organizationalUnits",
-            "accounts",
-        ),
-        ("id", "managementAccount", "rootId"),
-    )
-    org_id = fields.string(entry["id"], f"{path}.id")
-    if not _ORG_ID.match(org_id):
-        raise FieldError(f"{path}.id", f"{org_id!r} is not an organization id like o-abc1234567")
-    root_id = fields.string(entry["rootId"], f"{path}.rootId")
-    if not _ROOT_ID.match(root_id):
-        raise FieldError(f"{path}.rootId", f"{root_id!r} is not a root id like r-ab12")
+def _organization(entry: statefile.Organization, path: str) -> Organization:
+    """The organization, with what its model cannot check: listed once, parents exist."""
     org = Organization(
-        id=org_id,
-        management_account=fields.account_id(
-            entry["managementAccount"], f"{path}.managementAccount"
-        ),
-        root_id=root_id,
+        id=entry.id, management_account=entry.managementAccount, root_id=entry.rootId
     )
-    delegated = fields.mapping(
-        entry.get("delegatedAdministrators") or {},
-        f"{path}.delegatedAdministrators",
-        services.NAMES,
-    )
-    for service, account in delegated.items():
-        org.delegated_administrators[service] = fields.account_id(
-            account, f"{path}.delegatedAdministrators.{service}"
-        )
-    org_admins = fields.listing(
-        entry.get("organizationsDelegatedAdministrators") or [],
-        f"{path}.organizationsDelegatedAdministrators",
-    )
+    delegated = entry.delegatedAdministrators
+    if delegated is not None:
+        org.delegated_administrators.update(delegated.model_dump(exclude_none=True))
     org.organizations_delegated_administrators = tuple(
-        fields.account_id(a, f"{path}.organizationsDelegatedAdministrators[{i}]")
-        for i, a in enumerate(org_admins)
+        entry.organizationsDelegatedAdministrators or ()
     )
-    units = fields.listing(entry.get("organizationalUnits") or [], f"{path}.organizationalUnits")
-    for index, raw_unit in enumerate(units):
-        where = f"{path}.organizationalUnits[{index}]"
-        unit = fields.mapping(raw_unit, where, ("id", "name", "parent"), ("id", "name", "parent"))
-        unit_id = fields.string(unit["id"], f"{where}.id")
-        if not _OU_ID.match(unit_id):
-            raise FieldError(f"{where}.id", f"{unit_id!r} is not an OU id like ou-ab12-11111111")
-        if unit_id in org.units:
-            raise FieldError(f"{where}.id", f"{unit_id} is listed twice")
-        org.units[unit_id] = OrgUnit(
-            unit_id,
-            fields.string(unit["name"], f"{where}.name"),
-            fields.string(unit["parent"], f"{where}.parent"),
-        )
+    for index, unit in enumerate(entry.organizationalUnits or ()):
+        if unit.id in org.units:
+            raise FieldError(
+                f"{path}.organizationalUnits[{index}].id", f"{unit.id} is listed twice"
+            )
+        org.units[unit.id] = OrgUnit(unit.id, unit.name, unit.parent)
     for index, listed in enumerate(org.units.values()):
         if listed.parent not in org.parents() or listed.parent == listed.id:
             raise FieldError(
@@ -487,28 +449,18 @@ def _organization(raw: Any, path: str) -> Organization:
                 f"{listed.parent!r} is neither the root nor another listed OU",
             )
     _check_ou_cycles(org, path)
-    accounts = fields.listing(entry.get("accounts") or [], f"{path}.accounts")
-    for index, raw_account in enumerate(accounts):
+    for index, account in enumerate(entry.accounts or ()):
         where = f"{path}.accounts[{index}]"
-        acct = fields.mapping(
-            raw_account,
-            where,
-            ("accountId", "email", "name", "status", "parent"),
-            ("accountId", "email"),
-        )
-        account_id = fields.account_id(acct["accountId"], f"{where}.accountId")
-        if account_id in org.accounts:
-            raise FieldError(f"{where}.accountId", f"{account_id} is listed twice")
-        parent = acct.get("parent", org.root_id)
+        if account.accountId in org.accounts:
+            raise FieldError(f"{where}.accountId", f"{account.accountId} is listed twice")
+        parent = account.parent or org.root_id
         if parent not in org.parents():
             raise FieldError(f"{where}.parent", f"{parent!r} is neither the root nor a listed OU")
-        org.accounts[account_id] = OrgAccount(
-            account_id=account_id,
-            email=fields.email(acct["email"], f"{where}.email"),
-            name=fields.string(acct.get("name", f"account-{account_id}"), f"{where}.name"),
-            status=fields.enum(
-                acct.get("status", "ACTIVE"), f"{where}.status", ORG_ACCOUNT_STATUSES
-            ),
+        org.accounts[account.accountId] = OrgAccount(
+            account_id=account.accountId,
+            email=account.email,
+            name=account.name or f"account-{account.accountId}",
+            status=account.status,
             parent=parent,
         )
     return org
@@ -526,105 +478,57 @@ def _check_ou_cycles(org: Organization, path: str) -> None:
 
 
 def _declare_account(
-    state: SandboxState, account_id: str, entry: Mapping[str, Any], path: str
+    state: SandboxState, account_id: str, entry: statefile.Account
 ) -> AccountState:
     account = state.account(account_id)
     account.declared = True
-    if entry.get("email") is not None:
-        account.email = fields.email(entry["email"], join(path, "email"))
-    if entry.get("roles") is not None:
-        roles = fields.listing(entry["roles"], join(path, "roles"))
-        for index, role in enumerate(roles):
-            if not isinstance(role, str) or not _ROLE_NAME.match(role):
-                raise FieldError(f"{join(path, 'roles')}[{index}]", f"{role!r} is not a role name")
-        account.roles = tuple(roles)
-    disabled = fields.listing(entry.get("disabledRegions") or [], join(path, "disabledRegions"))
-    account.disabled_regions = frozenset(
-        fields.region(r, f"{join(path, 'disabledRegions')}[{i}]") for i, r in enumerate(disabled)
-    )
+    if entry.email is not None:
+        account.email = entry.email
+    if entry.roles is not None:
+        account.roles = tuple(entry.roles)
+    account.disabled_regions = frozenset(entry.disabledRegions or ())
     return account
 
 
 def _build(data: Any) -> SandboxState:
-    top = fields.mapping(
-        data,
-        "",
-        (
-            "version",
-            "defaultAccount",
-            "quotas",
-            "emailVerificationReads",
-            "organization",
-            "accounts",
-        ),
-        ("version",),
-    )
-    if top["version"] != 1:
-        raise FieldError("version", f"{top['version']!r} is not a supported version (1)")
-    if "defaultAccount" not in top:
-        raise FieldError("defaultAccount", "is required")
-    default_account = fields.account_id(top["defaultAccount"], "defaultAccount")
-    quotas: dict[str, int] = {}
-    if top.get("quotas") is not None:
-        raw = fields.mapping(top["quotas"], "quotas", services.QUOTAS)
-        quotas = {
-            key: fields.non_negative_int(value, f"quotas.{key}") for key, value in raw.items()
-        }
+    try:
+        doc = services.DOCUMENT.model_validate(data)
+    except ValidationError as exc:
+        raise statefile.field_error(exc, services.DOCUMENT) from None
     organization = None
-    if top.get("organization") is not None:
-        organization = _organization(top["organization"], "organization")
-    state = SandboxState(default_account, organization=organization, quotas=quotas)
-    if top.get("emailVerificationReads") is not None:
-        state.email_verification_reads = fields.non_negative_int(
-            top["emailVerificationReads"], "emailVerificationReads"
-        )
-    if organization is not None:
-        _complete_organization(state, organization, top.get("accounts") or {})
-    accounts = fields.mapping(
-        top.get("accounts") or {}, "accounts", _string_keys(top.get("accounts"))
+    if doc.organization is not None:
+        organization = _organization(doc.organization, "organization")
+    state = SandboxState(
+        doc.defaultAccount, organization=organization, quotas=doc.quota_overrides()
     )
-    pending: list[tuple[str, str, ServicePlugin, list[Any], str]] = []
-    for account_key, raw_account in accounts.items():
-        path = f"accounts.{account_key}"
-        account_id = fields.account_id(account_key, path)
-        entry = fields.mapping(
-            raw_account if raw_account is not None else {},
-            path,
-            ("email", "roles", "disabledRegions", "regions"),
-        )
-        account = _declare_account(state, account_id, entry, path)
-        regions = fields.mapping(
-            entry.get("regions") or {}, f"{path}.regions", _string_keys(entry.get("regions"))
-        )
-        for region_key, raw_region in regions.items():
-            where = f"{path}.regions.{region_key}"
-            wildcard = region_key == "*"
-            if not wildcard:
-                fields.region(region_key, where)
-            sections = fields.mapping(
-                raw_region if raw_region is not None else {}, where, services.NAMES
-            )
-            for plugin in services.PLUGINS:
-                if plugin.name not in sections:
-                    continue
-                section = plugin.region.parse_entry(
-                    sections[plugin.name], f"{where}.{plugin.name}", not wildcard
-                )
-                if wildcard:
-                    account.defaults[plugin.name] = section
+    if doc.emailVerificationReads is not None:
+        state.email_verification_reads = doc.emailVerificationReads
+    accounts = doc.accounts or {}
+    if organization is not None:
+        _complete_organization(state, organization, accounts)
+    pending: list[tuple[str, str, ServicePlugin, Sequence[Mapping[str, Any]], str]] = []
+    for account_id, raw_entry in accounts.items():
+        entry = raw_entry if raw_entry is not None else statefile.Account()
+        account = _declare_account(state, account_id, entry)
+        for region_key, region in (entry.regions or {}).items():
+            where = f"accounts.{account_id}.regions.{region_key}"
+            for name, section in statefile.sections_of(region).items():
+                plugin = services.BY_NAME[name]
+                if region_key == "*":
+                    if "members" in section.model_fields_set:
+                        raise FieldError(f"{where}.{name}.members", 'not allowed under "*"')
+                    account.defaults[name] = section.settings()
                 else:
-                    shards = account.regions.setdefault(plugin.name, {})
-                    shards[region_key] = plugin.region.from_entry(section)
-                    pending.append(
-                        (account_id, region_key, plugin, section.get("members", []), where)
-                    )
+                    shards = account.regions.setdefault(name, {})
+                    shards[region_key] = plugin.region.from_entry(section.settings())
+                    pending.append((account_id, region_key, plugin, section.entries(), where))
     # Members last: every account and region is declared by now, so links can be derived.
-    for account_id, region, plugin, members, where in pending:
-        table = state.account(account_id).service(plugin.name, region).members
-        for index, raw_member in enumerate(members):
+    for account_id, region_name, plugin, members, where in pending:
+        table = state.account(account_id).service(plugin.name, region_name).members
+        for index, member_entry in enumerate(members):
             path = f"{where}.{plugin.name}.members[{index}]"
-            member = _member(raw_member, path, plugin)
-            state._seed_member(plugin, region, account_id, table, member, path)
+            member = _member(member_entry, path, plugin)
+            state._seed_member(plugin, region_name, account_id, table, member, path)
     for account in list(state._accounts.values()):
         for shards in account.regions.values():
             for shard in shards.values():
@@ -632,22 +536,17 @@ def _build(data: Any) -> SandboxState:
     return state
 
 
-def _string_keys(value: Any) -> list[str]:
-    # Every key is allowed here; fields.mapping still rejects non-string keys (unquoted ids).
-    return [k for k in value if isinstance(k, str)] if isinstance(value, dict) else []
-
-
 def _complete_organization(
-    state: SandboxState, org: Organization, accounts: Mapping[str, Any]
+    state: SandboxState, org: Organization, accounts: Mapping[str, statefile.Account | None]
 ) -> None:
     # AWS lists the management account among the organization's accounts; add it when the
     # file does not, with the email from `accounts` when there is one.
     if org.management_account not in org.accounts:
-        entry = accounts.get(org.management_account) if isinstance(accounts, dict) else None
-        email = entry.get("email") if isinstance(entry, dict) else None
+        entry = accounts.get(org.management_account)
+        email = entry.email if entry is not None else None
         org.accounts[org.management_account] = OrgAccount(
             account_id=org.management_account,
-            email=email if isinstance(email, str) else f"{org.management_account}@example.invalid",
+            email=email if email is not None else f"{org.management_account}@example.invalid",
             name="management",
             status="ACTIVE",
             parent=org.root_id,
