@@ -58,7 +58,12 @@ def test_the_module_prints_it() -> None:
 @pytest.mark.parametrize("path", STATE_FILES, ids=lambda p: p.name)
 def test_the_state_files_of_the_repository_validate(path: Path) -> None:
     assert len(STATE_FILES) >= 2
-    validator().validate(yaml.safe_load(path.read_text(encoding="utf-8")))
+    text = path.read_text(encoding="utf-8")
+    assert (
+        text.splitlines()[0]
+        == "# yaml-language-server: $schema=../schemas/sandbox-state.schema.json"
+    )
+    validator().validate(yaml.safe_load(text))
     SandboxState.load(path)
 
 
