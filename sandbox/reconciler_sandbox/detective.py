@@ -33,7 +33,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal, Required, Self, get_args
+from typing import Any, Literal, Required, Self
 
 from pydantic import with_config
 
@@ -69,7 +69,6 @@ ACCEPTED_BUT_DISABLED = "ACCEPTED_BUT_DISABLED"
 Status = Literal[
     "INVITED", "VERIFICATION_IN_PROGRESS", "VERIFICATION_FAILED", "ENABLED", "ACCEPTED_BUT_DISABLED"
 ]
-STATUSES: tuple[str, ...] = get_args(Status)
 ASSOCIATED = frozenset({ENABLED, ACCEPTED_BUT_DISABLED})
 DisabledReason = Literal["VOLUME_TOO_HIGH", "VOLUME_UNKNOWN"]  # [model] MemberDisabledReason
 # [model] MemberResultsLimit: 1..200, "the overall limit ... which is currently 200". The

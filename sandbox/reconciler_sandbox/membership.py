@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Literal, get_args
+from typing import Literal
 
 from reconciler_sandbox.records import (
     Invitation,
@@ -43,7 +43,6 @@ ClassicStatus = Literal[
     "AccountSuspended",
     "RegionDisabled",
 ]
-MEMBER_STATUSES: tuple[str, ...] = get_args(ClassicStatus)
 
 # (state, flavor, the administrator's table, the members a call would add, the call's
 # unprocessed list) -> the members to add; raises the service's error, or leaves accounts

@@ -24,9 +24,6 @@ from typing import Any, Protocol, Self
 from reconciler_sandbox.wire import iso8601
 
 MEMBER_TYPES = ("organization", "invitation")
-# Organizations' account State (botocore's AccountState); its older Status had no CLOSED or
-# PENDING_ACTIVATION.
-ORG_ACCOUNT_STATUSES = ("PENDING_ACTIVATION", "ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED")
 
 
 class SandboxStateError(ValueError):

@@ -155,6 +155,8 @@ class OrganizationAccount(Strict):
     accountId: AccountId
     email: Email
     name: Name | None = None
+    # Organizations' account State (botocore's AccountState); its older Status had no CLOSED
+    # or PENDING_ACTIVATION.
     status: Literal["PENDING_ACTIVATION", "ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED"] = (
         "ACTIVE"
     )
