@@ -1,4 +1,4 @@
-"""A local AWS-compatible endpoint for the GuardDuty and Security Hub member APIs.
+"""A local AWS-compatible endpoint for the member APIs of AWS security services.
 
 The sandbox speaks the real wire protocols (routed, decoded and validated by botocore's own
 service models), so an unmodified boto3 client, the AWS CLI or any script pointed at it with
@@ -10,10 +10,11 @@ Embedded use::
     from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 
     with Sandbox(SandboxState.load("manifests/sandbox-state.yaml")) as sb:
-        client = boto3.client("guardduty", endpoint_url=sb.endpoint_url, region_name="eu-west-1",
+        client = boto3.client(service, endpoint_url=sb.endpoint_url, region_name="eu-west-1",
                               aws_access_key_id=sb.credentials[0],
                               aws_secret_access_key=sb.credentials[1])
 
+The services served are the plug-ins listed by :mod:`reconciler_sandbox.services`.
 ``reconcile-sandbox`` (:mod:`reconciler_sandbox.cli`) serves the same from the command line.
 """
 

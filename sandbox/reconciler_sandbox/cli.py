@@ -12,6 +12,7 @@ import sys
 import threading
 from types import FrameType
 
+from reconciler_sandbox import services
 from reconciler_sandbox.server import Sandbox, SandboxOptions, is_loopback
 from reconciler_sandbox.state import SandboxState, SandboxStateError
 
@@ -74,11 +75,17 @@ def _positive_seconds(text: str) -> float:
     return value
 
 
+def _labels(*, verifying: bool = False) -> str:
+    """The served services' labels, as a phrase ("A, B and C")."""
+    labels = [p.label for p in services.PLUGINS if p.verifies_email or not verifying]
+    return labels[0] if len(labels) == 1 else f"{', '.join(labels[:-1])} and {labels[-1]}"
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="reconcile-sandbox",
-        description="A local AWS-compatible endpoint for the GuardDuty and Security Hub "
-        "member APIs (plus STS and Organizations), on one loopback port.",
+        description=f"A local AWS-compatible endpoint for the member APIs of {_labels()} "
+        "(plus STS and Organizations), on one loopback port.",
     )
     parser.add_argument("--state", required=True, help="the sandbox state file (YAML)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (loopback only)")
@@ -127,9 +134,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--email-verification-reads",
         type=_non_negative_int,
         default=None,
-        help="GuardDuty invitations stay EmailVerificationInProgress for this many reads of the "
-        "member (ListMembers, GetMembers) before Invited or EmailVerificationFailed (default: "
-        "the state file's emailVerificationReads, else 0: at once)",
+        help=f"invitations of {_labels(verifying=True)} stay in email verification for this "
+        "many reads of the member (ListMembers, GetMembers) before they are sent or fail "
+        "(default: the state file's emailVerificationReads, else 0: at once)",
     )
     return parser
 

@@ -22,7 +22,7 @@ from typing import Any
 import botocore.session
 from botocore.exceptions import UnknownRegionError
 
-from reconciler_sandbox.state import SandboxState
+from reconciler_sandbox.records import World
 from reconciler_sandbox.wire import ApiError, InvalidRequest
 
 Params = dict[str, Any]
@@ -42,7 +42,7 @@ class Identity:
 
 @dataclass(frozen=True, slots=True)
 class CallContext:
-    state: SandboxState
+    state: World
     identity: Identity
     region: str
     partition: str
@@ -97,7 +97,7 @@ class CredentialStore:
     expired key is refused with ``ExpiredTokenException``. The base key never expires.
     """
 
-    def __init__(self, state: SandboxState, *, lifetime: float | None = None) -> None:
+    def __init__(self, state: World, *, lifetime: float | None = None) -> None:
         self._state = state
         self._lifetime = lifetime
         self._issued: dict[str, Identity] = {}

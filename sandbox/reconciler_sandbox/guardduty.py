@@ -1,18 +1,45 @@
-"""GuardDuty handlers: detectors, and both sides of the administrator/member relationship.
+"""GuardDuty: detectors, both sides of the administrator/member relationship, and its records.
 
 GuardDuty models only two errors for these operations, ``BadRequestException`` (400) and
 ``InternalServerErrorException`` (500); the finer reason travels in the body's ``type``.
 Every detector-scoped call first checks that the caller owns the detector in the path.
+
+In the state file a region's ``guardduty`` section is ``{detector: ENABLED|DISABLED,
+autoEnableOrganizationMembers: NEW|ALL|NONE, members: [...]}``; the quota is
+``quotas.guarddutyMembers`` (50,000 members per administrator and region, as AWS publishes).
 """
 
 from __future__ import annotations
 
-from reconciler_sandbox import membership
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Literal, Required, Self, get_args
+
+from pydantic import with_config
+
+from reconciler_sandbox import membership, statefile
 from reconciler_sandbox.context import CallContext, Handler, Params, ServiceBehaviour
 from reconciler_sandbox.member_handlers import MemberApi, MemberFilter
-from reconciler_sandbox.membership import Flavor
-from reconciler_sandbox.state import ASSOCIATED, GUARDDUTY, GuardDutyRegion, Member, detector_id
+from reconciler_sandbox.membership import ASSOCIATED, ClassicStatus, Flavor
+from reconciler_sandbox.plugin import ServicePlugin
+from reconciler_sandbox.records import (
+    Member,
+    MemberTable,
+    SandboxStateError,
+    ServiceRegion,
+    World,
+    now,
+)
 from reconciler_sandbox.wire import ApiError, InvalidRequest
+
+NAME = "guardduty"
+QUOTA = "guarddutyMembers"
+DetectorStatus = Literal["ENABLED", "DISABLED"]
+AutoEnableMembers = Literal["NEW", "ALL", "NONE"]
+DETECTOR_STATUSES: tuple[str, ...] = get_args(DetectorStatus)
+AUTO_ENABLE_MEMBERS: tuple[str, ...] = get_args(AutoEnableMembers)
 
 INVALID_VALUE = (
     "The request is rejected because an invalid or out-of-range value is specified as an "
@@ -34,6 +61,95 @@ NOT_MANAGEMENT = (
 )
 
 
+AUTO_ENABLE_ALL = (
+    "The request is rejected because autoEnableOrganizationMembers is set to ALL for the "
+    "organization: organization member accounts cannot be disassociated, deleted or stopped."
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Records: the detector of one account and region, and its state-file section
+# --------------------------------------------------------------------------------------------
+
+
+@with_config(statefile.ENTRY_CONFIG)
+class GuardDutyMember(statefile.MemberEntry, total=False):
+    """A GuardDuty member in the state file."""
+
+    status: Required[ClassicStatus]
+
+
+class GuardDutySection(statefile.Section):
+    """``regions.<region>.guardduty``: the detector, its organization setting, its members."""
+
+    detector: DetectorStatus | None = None
+    autoEnableOrganizationMembers: AutoEnableMembers | None = None
+    members: list[GuardDutyMember] | None = None
+
+
+@dataclass(slots=True)
+class GuardDutyRegion(ServiceRegion):
+    """GuardDuty in one account and region."""
+
+    detector: str | None = None  # ENABLED | DISABLED | None (no detector)
+    auto_enable_organization_members: str = "NONE"
+    created_at: datetime | None = None
+
+    @classmethod
+    def from_entry(cls, entry: Mapping[str, Any] | None) -> Self:
+        if not entry:
+            return cls()
+        return cls(
+            detector=entry.get("detector"),
+            auto_enable_organization_members=entry.get("autoEnableOrganizationMembers", "NONE"),
+        )
+
+    def to_entry(self) -> dict[str, Any]:
+        out: dict[str, Any] = {}
+        if self.detector is not None:
+            out["detector"] = self.detector
+        if self.auto_enable_organization_members != "NONE":
+            out["autoEnableOrganizationMembers"] = self.auto_enable_organization_members
+        return out
+
+    @property
+    def ready(self) -> bool:
+        return self.detector is not None
+
+    def turn_on(self, at: datetime) -> None:
+        self.detector = "ENABLED"
+        self.created_at = at
+
+    def loaded(self, at: datetime) -> None:
+        if self.detector is not None:
+            self.created_at = at
+
+    def organization_members_locked(self) -> str | None:
+        return AUTO_ENABLE_ALL if self.auto_enable_organization_members == "ALL" else None
+
+
+def region_of(state: World, account: str, region: str) -> GuardDutyRegion:
+    found = state.account(account).service(NAME, region)
+    assert isinstance(found, GuardDutyRegion)
+    return found
+
+
+def detector_id(account_id: str, region: str) -> str:
+    """GuardDuty's 32-hex detector id, derived so a reload gives the same id."""
+    return hashlib.md5(f"{account_id}/{region}".encode(), usedforsecurity=False).hexdigest()
+
+
+def _over_quota(limit: int) -> str:
+    return (
+        "The request is rejected because the current account has reached the maximum number "
+        f"of member accounts ({limit})."
+    )
+
+
+def _limit_reached(state: World, table: MemberTable) -> bool:
+    return len(table) >= state.quotas[QUOTA]
+
+
 def bad_request(message: str, detail: str | None = None) -> ApiError:
     return ApiError(
         "BadRequestException", message, fields={"Type": "InvalidInputException"}, detail=detail
@@ -41,7 +157,7 @@ def bad_request(message: str, detail: str | None = None) -> ApiError:
 
 
 FLAVOR = Flavor(
-    service=GUARDDUTY,
+    service=NAME,
     label="GuardDuty",
     bad_request=bad_request,
     already_member=(
@@ -62,6 +178,8 @@ FLAVOR = Flavor(
     ),
     verify_email=True,
     member_cannot_administer=bad_request,
+    apply_quotas=membership.leave_unprocessed_over(QUOTA, _over_quota),
+    limit_reached=_limit_reached,
 )
 
 
@@ -102,7 +220,7 @@ def region_disabled() -> ApiError:
 
 
 def _region(ctx: CallContext) -> GuardDutyRegion:
-    return ctx.state.account(ctx.account).gd(ctx.region)
+    return region_of(ctx.state, ctx.account, ctx.region)
 
 
 def _owned(ctx: CallContext, params: Params) -> GuardDutyRegion:
@@ -122,7 +240,7 @@ def _member(ctx: CallContext, member: Member) -> Params:
         "InvitedAt": member.invited_at,
         "UpdatedAt": member.updated_at,
     }
-    if member.status in ASSOCIATED and ctx.state.account(member.account_id).gd(ctx.region).detector:
+    if member.status in ASSOCIATED and region_of(ctx.state, member.account_id, ctx.region).ready:
         out["DetectorId"] = detector_id(member.account_id, ctx.region)
     return out
 
@@ -197,7 +315,7 @@ def stop_monitoring_members(ctx: CallContext, params: Params) -> Params:
 def describe_organization_configuration(ctx: CallContext, params: Params) -> Params:
     gd = _owned(ctx, params)
     org = ctx.state.organization
-    if org is None or org.delegated_administrators.get(GUARDDUTY) != ctx.account:
+    if org is None or org.delegated_administrators.get(NAME) != ctx.account:
         raise bad_request(NOT_DELEGATED)
     auto = gd.auto_enable_organization_members
     return {
@@ -213,7 +331,7 @@ def list_organization_admin_accounts(ctx: CallContext, params: Params) -> Params
     org = ctx.state.organization
     if org is None or org.management_account != ctx.account:
         raise bad_request(NOT_MANAGEMENT)
-    admin = org.delegated_administrators.get(GUARDDUTY)
+    admin = org.delegated_administrators.get(NAME)
     admins = [{"AdminAccountId": admin, "AdminStatus": "ENABLED"}] if admin else []
     return {"AdminAccounts": admins}
 
@@ -230,10 +348,64 @@ HANDLERS: dict[str, Handler] = {
 }
 
 BEHAVIOUR = ServiceBehaviour(
-    name=GUARDDUTY,
+    name=NAME,
     handlers=HANDLERS,
     invalid=invalid,
     region_disabled=region_disabled,
     throttled=throttled,
     internal=internal,
+)
+
+
+# --------------------------------------------------------------------------------------------
+# Programmatic helpers (``state.set_detector(...)``, ``state.detector_status(...)``)
+# --------------------------------------------------------------------------------------------
+
+
+def set_detector(
+    state: World,
+    account_id: str,
+    region: str,
+    status: str | None,
+    *,
+    auto_enable_organization_members: str | None = None,
+) -> None:
+    if status is not None and status not in DETECTOR_STATUSES:
+        raise SandboxStateError(f"detector: {status!r} is not ENABLED, DISABLED or None")
+    if (
+        auto_enable_organization_members is not None
+        and auto_enable_organization_members not in AUTO_ENABLE_MEMBERS
+    ):
+        raise SandboxStateError(
+            f"autoEnableOrganizationMembers: {auto_enable_organization_members!r}"
+            " is not NEW, ALL or NONE"
+        )
+    with state.lock:
+        gd = region_of(state, account_id, region)
+        gd.detector = status
+        if status is not None and gd.created_at is None:
+            gd.created_at = now()
+        if auto_enable_organization_members is not None:
+            gd.auto_enable_organization_members = auto_enable_organization_members
+
+
+def detector_status(state: World, account_id: str, region: str) -> str | None:
+    with state.lock:
+        return region_of(state, account_id, region).detector
+
+
+PLUGIN = ServicePlugin(
+    name=NAME,
+    label="GuardDuty",
+    region=GuardDutyRegion,
+    section=GuardDutySection,
+    member=GuardDutyMember,
+    associated=ASSOCIATED,
+    invited="Invited",
+    verifying="EmailVerificationInProgress",
+    quotas={QUOTA: 50_000},
+    behaviour=BEHAVIOUR,
+    verifies_email=FLAVOR.verify_email,
+    names=("guardduty", "GuardDuty", "DetectorId", "detector", "Detector"),
+    state_api={"set_detector": set_detector, "detector_status": detector_status},
 )

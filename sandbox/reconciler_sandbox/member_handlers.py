@@ -1,11 +1,11 @@
-"""The member operations' handlers, written once for GuardDuty and Security Hub.
+"""The classic member API's handlers, written once for the services that share it.
 
 ``membership`` holds the life cycle; what each handler adds around it (check that the caller
-may call, run one life-cycle step, shape the answer) is the same in both services but for
-names: ``RelationshipStatus`` or ``MemberStatus``, ``Result`` or ``ProcessingResult``, how a
-bad pagination token is worded, how a member record is rendered. A :class:`MemberApi` carries
-those names, and its methods are the services' handlers, so a fix to one service's member
-handlers cannot miss the other's.
+may call, run one life-cycle step, shape the answer) is the same in those services but for
+names: the member naming a relationship's status and the one naming why an account was left
+unprocessed, how a bad pagination token is worded, how a member record is rendered. A
+:class:`MemberApi` carries those names, and its methods are the services' handlers, so a fix
+to one service's member handlers cannot miss another's.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ from reconciler_sandbox.context import (
     paginate_keys,
 )
 from reconciler_sandbox.membership import Flavor, Unprocessed
-from reconciler_sandbox.state import Invitation, Member, ServiceRegion, invitation_id
+from reconciler_sandbox.records import Invitation, Member, ServiceRegion, invitation_id
 from reconciler_sandbox.wire import ApiError
 
 MemberFilter = Callable[[Member], bool]
@@ -31,13 +31,13 @@ MemberFilter = Callable[[Member], bool]
 
 @dataclass(frozen=True, slots=True)
 class MemberApi:
-    """What differs between the two services' member handlers on the wire."""
+    """What differs between the services' member handlers on the wire."""
 
     flavor: Flavor
-    # Raises the service's error unless the caller may make a member call (GuardDuty: it owns
-    # the detector in the path; Security Hub: its hub is enabled); else the caller's shard.
+    # Raises the service's error unless the caller may make a member call (it owns the
+    # resource named in the path, or its resource is enabled); else the caller's shard.
     check: Callable[[CallContext, Params], ServiceRegion]
-    # GuardDuty's ListInvitations names no detector, so it has nothing to check.
+    # Whether ListInvitations is checked too (not when it names no resource to check).
     check_list_invitations: bool
     # The member naming a relationship's status, and the one naming why an account was
     # left unprocessed.
@@ -53,7 +53,7 @@ class MemberApi:
     invitation_fields: tuple[str, str, str, str]
 
     def handlers(self) -> dict[str, Handler]:
-        """The member operations both services have, by operation name."""
+        """The member operations of the classic member API, by operation name."""
         return {
             "CreateMembers": self.create_members,
             "InviteMembers": self.invite_members,
@@ -135,7 +135,9 @@ class MemberApi:
             "Members": [self.render_member(ctx, m) for m in page],
             "NextToken": encode_token(page[-1].account_id) if more else None,
         }
-        membership.note_reads(ctx.state, self.flavor, ctx.account, ctx.region, page, ctx.now)
+        membership.note_reads(
+            ctx.state, self.flavor.invitations, ctx.account, ctx.region, page, ctx.now
+        )
         return answer
 
     def get_members(self, ctx: CallContext, params: Params) -> Params:
@@ -147,7 +149,9 @@ class MemberApi:
             "Members": [self.render_member(ctx, m) for m in found],
             "UnprocessedAccounts": self._unprocessed(unprocessed),
         }
-        membership.note_reads(ctx.state, self.flavor, ctx.account, ctx.region, found, ctx.now)
+        membership.note_reads(
+            ctx.state, self.flavor.invitations, ctx.account, ctx.region, found, ctx.now
+        )
         return answer
 
     def disassociate_members(self, ctx: CallContext, params: Params) -> Params:
@@ -167,7 +171,7 @@ class MemberApi:
         )
 
     def set_monitoring(self, ctx: CallContext, params: Params, enabled: bool) -> Params:
-        """Start or stop monitoring members (GuardDuty's Start/StopMonitoringMembers)."""
+        """Start or stop monitoring members (Start/StopMonitoringMembers, where served)."""
         self.check(ctx, params)
         return self._answer_unprocessed(
             membership.set_monitoring(

@@ -1,10 +1,10 @@
-"""Member semantics shared by GuardDuty and Security Hub, parameterised by a :class:`Flavor`.
+"""The administrator/member life cycle that services share, parameterised by a :class:`Flavor`.
 
-Both services implement the same administrator/member life cycle (Created → Invited →
-Enabled, Removed, Resigned, organization members straight to Enabled) with different texts,
-error codes and a few different rules (GuardDuty verifies the invitee's root email, Security
-Hub refuses to delete organization members, their quotas differ). Writing the life cycle
-once keeps the two services consistent; the flavor carries the differences.
+The classic member API (Created → Invited → Enabled, Removed, Resigned, organization members
+straight to Enabled) is the same in several services with different texts, error codes and a
+few different rules (whether the invitee's root email is verified, whether organization members
+may be deleted, how quotas are enforced, when organization members may not leave). Writing the
+life cycle once keeps the services consistent; each service's flavor carries its differences.
 
 Every function here expects the caller to hold ``state.lock``.
 """
@@ -14,26 +14,59 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Literal
 
-from reconciler_sandbox.state import (
-    ASSOCIATED,
-    GUARDDUTY,
-    SECURITYHUB,
+from reconciler_sandbox.records import (
     Invitation,
     Member,
     MemberTable,
-    SandboxState,
+    ServiceRegion,
+    World,
     invitation_id,
     replace_member,
 )
 from reconciler_sandbox.wire import ApiError
 
 Unprocessed = list[tuple[str, str]]
+# A member in one of these statuses is associated: the member side has an administrator.
+ASSOCIATED = frozenset({"Enabled", "Disabled"})
+# The statuses a service with the classic member API may have.
+ClassicStatus = Literal[
+    "Created",
+    "Invited",
+    "EmailVerificationInProgress",
+    "EmailVerificationFailed",
+    "Enabled",
+    "Disabled",
+    "Removed",
+    "Resigned",
+    "AccountSuspended",
+    "RegionDisabled",
+]
+
+# (state, flavor, the administrator's table, the members a call would add, the call's
+# unprocessed list) -> the members to add; raises the service's error, or leaves accounts
+# unprocessed, when they would exceed its quotas.
+QuotaPolicy = Callable[[World, "Flavor", MemberTable, list[Member], Unprocessed], list[Member]]
+# (state, the administrator's table) -> whether its organization quota is reached.
+LimitReached = Callable[[World, MemberTable], bool]
+
+
+@dataclass(frozen=True, slots=True)
+class Invitations:
+    """How a service sends an invitation: whether it verifies the invitee's root email first
+    (for ``state.email_verification_reads`` reads of the record), and the statuses it writes."""
+
+    service: str
+    verify_email: bool
+    invited: str = "Invited"
+    verifying: str = "EmailVerificationInProgress"
+    verification_failed: str = "EmailVerificationFailed"
 
 
 @dataclass(frozen=True, slots=True)
 class Flavor:
-    """What differs between the two services' member APIs."""
+    """What differs between the services' member APIs."""
 
     service: str
     label: str
@@ -43,11 +76,43 @@ class Flavor:
     not_member: str
     management_first: str
     verify_email: bool
-    # A member account cannot administer members (GuardDuty: 400, Security Hub: 403).
+    # A member account cannot administer members (a 400 or a 403, as the service answers).
     member_cannot_administer: Callable[[str], ApiError]
-    # Security Hub refuses a call over its quotas as a whole; GuardDuty leaves the overflow
-    # accounts unprocessed.
-    limit_exceeded: Callable[[str], ApiError] | None = None
+    apply_quotas: QuotaPolicy
+    limit_reached: LimitReached
+    # Why an organization member cannot be deleted (None: it can, like any member).
+    organization_member_not_deletable: str | None = None
+
+    @property
+    def invitations(self) -> Invitations:
+        return Invitations(self.service, self.verify_email)
+
+
+def leave_unprocessed_over(quota: str, reason: Callable[[int], str]) -> QuotaPolicy:
+    """A quota on all members of a table, beyond which accounts are left unprocessed."""
+
+    def apply(
+        state: World,
+        flavor: Flavor,
+        table: MemberTable,
+        planned: list[Member],
+        unprocessed: Unprocessed,
+    ) -> list[Member]:
+        limit = state.quotas[quota]
+        room = limit - len(table)
+        # Re-joining organization members already hold a record: they take no new room.
+        kept: list[Member] = []
+        for member in planned:
+            if table.get(member.account_id) is not None:
+                kept.append(member)
+            elif room > 0:
+                kept.append(member)
+                room -= 1
+            else:
+                unprocessed.append((member.account_id, reason(limit)))
+        return kept
+
+    return apply
 
 
 MEMBER_AS_ADMIN = (
@@ -80,14 +145,18 @@ ORG_CANNOT_LEAVE = (
     "The request is rejected because an organization member account cannot disassociate "
     "itself from its administrator."
 )
-AUTO_ENABLE_ALL = (
-    "The request is rejected because autoEnableOrganizationMembers is set to ALL for the "
-    "organization: organization member accounts cannot be disassociated, deleted or stopped."
-)
 
 
-def _table(state: SandboxState, flavor: Flavor, admin: str, region: str) -> MemberTable:
-    return state.account(admin).service(flavor.service, region).members
+def _shard(state: World, flavor: Flavor, account: str, region: str) -> ServiceRegion:
+    return state.account(account).service(flavor.service, region)
+
+
+def _table(state: World, flavor: Flavor, admin: str, region: str) -> MemberTable:
+    return _shard(state, flavor, admin, region).members
+
+
+def _members_of(state: World, service: str, admin: str, region: str) -> MemberTable:
+    return state.account(admin).service(service, region).members
 
 
 def _members(
@@ -107,30 +176,8 @@ def _members(
             yield member
 
 
-def _service_ready(state: SandboxState, flavor: Flavor, account: str, region: str) -> bool:
-    if flavor.service == GUARDDUTY:
-        return state.account(account).gd(region).detector is not None
-    return state.account(account).sh(region).enabled
-
-
-def _turn_on_service(
-    state: SandboxState, flavor: Flavor, account: str, region: str, now: datetime
-) -> None:
-    # Adding an organization account enables the service there, as AWS does.
-    if flavor.service == GUARDDUTY:
-        gd = state.account(account).gd(region)
-        if gd.detector is None:
-            gd.detector = "ENABLED"
-            gd.created_at = now
-    else:
-        sh = state.account(account).sh(region)
-        if not sh.enabled:
-            sh.enabled = True
-            sh.subscribed_at = now
-
-
 def create_members(
-    state: SandboxState,
+    state: World,
     flavor: Flavor,
     admin: str,
     region: str,
@@ -170,7 +217,7 @@ def create_members(
         if (
             org is not None
             and account_id == org.management_account
-            and not _service_ready(state, flavor, account_id, region)
+            and not _shard(state, flavor, account_id, region).ready
         ):
             unprocessed.append((account_id, flavor.management_first))
             continue
@@ -181,64 +228,21 @@ def create_members(
         keep_email = email if email is not None else (existing.email if existing else None)
         sent = existing.invitations_sent if existing else 0
         planned.append(Member(account_id, keep_email, "Enabled", "organization", None, now, sent))
-    planned = _apply_quotas(state, flavor, table, planned, unprocessed)
+    planned = flavor.apply_quotas(state, flavor, table, planned, unprocessed)
     for member in planned:
         if member.type == "organization":
-            _turn_on_service(state, flavor, member.account_id, region, now)
+            # Adding an organization account enables the service there, as AWS does.
+            shard = _shard(state, flavor, member.account_id, region)
+            if not shard.ready:
+                shard.turn_on(now)
             state.link(flavor.service, region, member.account_id, admin)
         table.put(member)
         state.events[("create", flavor.service, region, admin, member.account_id)] += 1
     return unprocessed
 
 
-def _apply_quotas(
-    state: SandboxState,
-    flavor: Flavor,
-    table: MemberTable,
-    planned: list[Member],
-    unprocessed: Unprocessed,
-) -> list[Member]:
-    quotas = state.quotas
-    if flavor.service == GUARDDUTY:
-        room = quotas.guardduty_members - len(table)
-        # Re-joining organization members already hold a record: they take no new room.
-        kept: list[Member] = []
-        for member in planned:
-            if table.get(member.account_id) is not None:
-                kept.append(member)
-            elif room > 0:
-                kept.append(member)
-                room -= 1
-            else:
-                unprocessed.append(
-                    (
-                        member.account_id,
-                        "The request is rejected because the current account has reached the "
-                        f"maximum number of member accounts ({quotas.guardduty_members}).",
-                    )
-                )
-        return kept
-    new = [m for m in planned if table.get(m.account_id) is None]
-    invitations = table.count("invitation") + sum(1 for m in new if m.type == "invitation")
-    organization = table.count("organization") + sum(1 for m in new if m.type == "organization")
-    assert flavor.limit_exceeded is not None
-    if invitations > quotas.securityhub_invitation_members:
-        raise flavor.limit_exceeded(
-            "The request would exceed the quota of "
-            f"{quotas.securityhub_invitation_members} invitation member accounts per "
-            "administrator account in this Region."
-        )
-    if organization > quotas.securityhub_organization_members:
-        raise flavor.limit_exceeded(
-            "The request would exceed the quota of "
-            f"{quotas.securityhub_organization_members} organization member accounts per "
-            "administrator account in this Region."
-        )
-    return planned
-
-
 def invite_members(
-    state: SandboxState,
+    state: World,
     flavor: Flavor,
     admin: str,
     region: str,
@@ -267,22 +271,23 @@ def invite_members(
                 )
             )
             continue
-        _verify_and_send(state, flavor, table, admin, region, member, now)
+        send_invitation(state, flavor.invitations, table, admin, region, member, now)
     return unprocessed
 
 
-def _verify_and_send(
-    state: SandboxState,
-    flavor: Flavor,
+def send_invitation(
+    state: World,
+    invitations: Invitations,
     table: MemberTable,
     admin: str,
     region: str,
     member: Member,
     now: datetime,
 ) -> None:
-    """The end of InviteMembers: GuardDuty's email check, then the invitation itself."""
+    """The end of an invitation: the email check (if the service verifies), then the invitation."""
     account_id = member.account_id
-    if flavor.verify_email:
+    service = invitations.service
+    if invitations.verify_email:
         root = state.root_email(account_id)
         verified = (
             member.email is not None
@@ -293,40 +298,43 @@ def _verify_and_send(
             # AWS sends no invitation then; the fix is delete, re-create, re-invite.
             table.put(
                 replace_member(
-                    member, status="EmailVerificationFailed", updated_at=now, verification_reads=0
+                    member,
+                    status=invitations.verification_failed,
+                    updated_at=now,
+                    verification_reads=0,
                 )
             )
             return
     table.put(
         replace_member(
             member,
-            status="Invited",
+            status=invitations.invited,
             invited_at=now,
             updated_at=now,
             invitations_sent=member.invitations_sent + 1,
             verification_reads=0,
         )
     )
-    state.events[("invite", flavor.service, region, admin, account_id)] += 1
+    state.events[("invite", service, region, admin, account_id)] += 1
     state.add_invitation(
-        flavor.service,
+        service,
         region,
         account_id,
-        Invitation(admin, invitation_id(flavor.service, region, admin, account_id, now), now),
+        Invitation(admin, invitation_id(service, region, admin, account_id, now), now),
     )
 
 
 def note_reads(
-    state: SandboxState,
-    flavor: Flavor,
+    state: World,
+    invitations: Invitations,
     admin: str,
     region: str,
     members: Sequence[Member],
     now: datetime,
 ) -> None:
     """The administrator read these records: verifications in progress come closer to their
-    outcome, and settle (Invited, or EmailVerificationFailed) after their last read."""
-    table = _table(state, flavor, admin, region)
+    outcome, and settle (invited, or verification failed) after their last read."""
+    table = _members_of(state, invitations.service, admin, region)
     for read in members:
         member = table.get(read.account_id)
         if member is None or not member.verification_reads:
@@ -335,45 +343,44 @@ def note_reads(
         if left:
             table.put(replace_member(member, verification_reads=left))
         else:
-            _verify_and_send(state, flavor, table, admin, region, member, now)
+            send_invitation(state, invitations, table, admin, region, member, now)
 
 
 def get_members(
-    state: SandboxState, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
+    state: World, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
 ) -> tuple[list[Member], Unprocessed]:
     unprocessed: Unprocessed = []
     found = list(_members(_table(state, flavor, admin, region), flavor, account_ids, unprocessed))
     return found, unprocessed
 
 
-def _refuse_auto_enable_all(
-    state: SandboxState, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
+def _refuse_locked_organization_members(
+    state: World, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
 ) -> None:
-    if flavor.service != GUARDDUTY:
-        return
-    if state.account(admin).gd(region).auto_enable_organization_members != "ALL":
+    refusal = _shard(state, flavor, admin, region).organization_members_locked()
+    if refusal is None:
         return
     table = _table(state, flavor, admin, region)
     for account_id in account_ids:
         member = table.get(account_id)
         if member is not None and member.type == "organization":
-            raise flavor.bad_request(AUTO_ENABLE_ALL)
+            raise flavor.bad_request(refusal)
 
 
-def _detach(state: SandboxState, flavor: Flavor, admin: str, region: str, member: str) -> None:
+def _detach(state: World, flavor: Flavor, admin: str, region: str, member: str) -> None:
     state.unlink(flavor.service, region, member, admin)
     state.drop_invitation(flavor.service, region, member, admin)
 
 
 def disassociate_members(
-    state: SandboxState,
+    state: World,
     flavor: Flavor,
     admin: str,
     region: str,
     account_ids: Sequence[str],
     now: datetime,
 ) -> Unprocessed:
-    _refuse_auto_enable_all(state, flavor, admin, region, account_ids)
+    _refuse_locked_organization_members(state, flavor, admin, region, account_ids)
     table = _table(state, flavor, admin, region)
     unprocessed: Unprocessed = []
     for member in _members(table, flavor, account_ids, unprocessed):
@@ -384,20 +391,15 @@ def disassociate_members(
 
 
 def delete_members(
-    state: SandboxState, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
+    state: World, flavor: Flavor, admin: str, region: str, account_ids: Sequence[str]
 ) -> Unprocessed:
-    _refuse_auto_enable_all(state, flavor, admin, region, account_ids)
+    _refuse_locked_organization_members(state, flavor, admin, region, account_ids)
     table = _table(state, flavor, admin, region)
     unprocessed: Unprocessed = []
     for member in _members(table, flavor, account_ids, unprocessed):
-        if flavor.service == SECURITYHUB and member.type == "organization":
-            unprocessed.append(
-                (
-                    member.account_id,
-                    "The request is rejected because organization member accounts cannot be "
-                    "deleted; disassociate them instead.",
-                )
-            )
+        refusal = flavor.organization_member_not_deletable
+        if refusal is not None and member.type == "organization":
+            unprocessed.append((member.account_id, refusal))
             continue
         table.remove(member.account_id)
         _detach(state, flavor, admin, region, member.account_id)
@@ -405,7 +407,7 @@ def delete_members(
 
 
 def set_monitoring(
-    state: SandboxState,
+    state: World,
     flavor: Flavor,
     admin: str,
     region: str,
@@ -414,7 +416,7 @@ def set_monitoring(
     now: datetime,
 ) -> Unprocessed:
     if not enabled:
-        _refuse_auto_enable_all(state, flavor, admin, region, account_ids)
+        _refuse_locked_organization_members(state, flavor, admin, region, account_ids)
     table = _table(state, flavor, admin, region)
     unprocessed: Unprocessed = []
     target = "Enabled" if enabled else "Disabled"
@@ -427,15 +429,13 @@ def set_monitoring(
     return unprocessed
 
 
-def list_invitations(
-    state: SandboxState, flavor: Flavor, member: str, region: str
-) -> list[Invitation]:
+def list_invitations(state: World, flavor: Flavor, member: str, region: str) -> list[Invitation]:
     found = state.invitations(flavor.service, region, member)
     return sorted(found.values(), key=lambda inv: inv.administrator)
 
 
 def accept_invitation(
-    state: SandboxState,
+    state: World,
     flavor: Flavor,
     member: str,
     region: str,
@@ -459,7 +459,7 @@ def accept_invitation(
 
 
 def administrator_of(
-    state: SandboxState, flavor: Flavor, member: str, region: str
+    state: World, flavor: Flavor, member: str, region: str
 ) -> tuple[str, Member] | None:
     admin = state.administrator(flavor.service, region, member)
     if admin is None:
@@ -469,7 +469,7 @@ def administrator_of(
 
 
 def disassociate_from_administrator(
-    state: SandboxState, flavor: Flavor, member: str, region: str, now: datetime
+    state: World, flavor: Flavor, member: str, region: str, now: datetime
 ) -> None:
     found = administrator_of(state, flavor, member, region)
     if found is None:
@@ -483,9 +483,5 @@ def disassociate_from_administrator(
     state.unlink(flavor.service, region, member, admin)
 
 
-def limit_reached(state: SandboxState, flavor: Flavor, admin: str, region: str) -> bool:
-    table = _table(state, flavor, admin, region)
-    quotas = state.quotas
-    if flavor.service == GUARDDUTY:
-        return len(table) >= quotas.guardduty_members
-    return table.count("organization") >= quotas.securityhub_organization_members
+def limit_reached(state: World, flavor: Flavor, admin: str, region: str) -> bool:
+    return flavor.limit_reached(state, _table(state, flavor, admin, region))

@@ -17,7 +17,7 @@ from reconciler_sandbox.context import (
     ServiceBehaviour,
     paginate_keys,
 )
-from reconciler_sandbox.state import OrgAccount, Organization
+from reconciler_sandbox.records import OrgAccount, Organization
 from reconciler_sandbox.wire import ApiError, InvalidRequest
 
 _REASONS = {

@@ -36,7 +36,7 @@ import botocore.exceptions
 import botocore.session
 from botocore.model import ServiceModel
 
-from reconciler_sandbox import guardduty, organizations, securityhub, sts
+from reconciler_sandbox import organizations, services, sts
 from reconciler_sandbox.context import (
     CallContext,
     CredentialStore,
@@ -67,9 +67,13 @@ from reconciler_sandbox.wire import (
     validate,
 )
 
-_BEHAVIOURS = (guardduty.BEHAVIOUR, securityhub.BEHAVIOUR, sts.BEHAVIOUR, organizations.BEHAVIOUR)
+_BEHAVIOURS = (
+    *(plugin.behaviour for plugin in services.PLUGINS),
+    sts.BEHAVIOUR,
+    organizations.BEHAVIOUR,
+)
 _CREDENTIAL = re.compile(r"Credential=([^/,\s]+)/(\d{8})/([^/,\s]+)/([^/,\s]+)/aws4_request")
-_ACCOUNT_LISTS = ("AccountIds", "AccountDetails")
+_ACCOUNT_LISTS = ("AccountIds", "AccountDetails", "Accounts")
 _READ_PREFIXES = ("List", "Get", "Describe")
 
 
@@ -372,7 +376,7 @@ class Sandbox:
             if op.input_shape is not None:
                 issues = validate(op.input_shape, params)
                 if issues:
-                    raise behaviour.invalid(InvalidRequest(issues))
+                    raise behaviour.invalid(InvalidRequest(issues, op.input_shape.name))
             handled = True
             context = CallContext(
                 state=self.state,

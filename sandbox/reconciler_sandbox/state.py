@@ -1,4 +1,4 @@
-"""The sandbox's world: accounts, the organization, detectors, hubs, members and invitations.
+"""The sandbox's world: accounts, the organization, each service's resources, members, invitations.
 
 Kept apart from the HTTP layer so that tests and benchmarks can build a world in Python
 (:meth:`SandboxState.empty` + :meth:`SandboxState.add_members`) as well as from a YAML state
@@ -10,60 +10,51 @@ administrator, service and region). The member side (who my administrator is, wh
 invitations I have) is derived from it at load time and kept in step by every write, so the
 two views can never disagree and the state file never says the same thing twice.
 
+What differs between services (the region record and its section of the state file, the
+member statuses, the quotas, the programmatic helpers) is declared by each service's plug-in
+and read here from the registry (:mod:`reconciler_sandbox.services`); nothing here names one.
+
 The state must stay cheap at 50,000 members in one shard: members live in dicts keyed by
 account id, and list pages come from a sorted key list cached until the next write.
 """
 
 from __future__ import annotations
 
-import hashlib
+import functools
 import json
 import re
 import threading
-from bisect import bisect_right
 from collections import Counter
-from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import yaml
+from pydantic import TypeAdapter, ValidationError
 
-from reconciler_sandbox.wire import iso8601, parse_time
-
-GUARDDUTY = "guardduty"
-SECURITYHUB = "securityhub"
-SERVICES = (GUARDDUTY, SECURITYHUB)
-
-DETECTOR_STATUSES = ("ENABLED", "DISABLED")
-AUTO_ENABLE_MEMBERS = ("NEW", "ALL", "NONE")
-MEMBER_STATUSES = (
-    "Created",
-    "Invited",
-    "EmailVerificationInProgress",
-    "EmailVerificationFailed",
-    "Enabled",
-    "Disabled",
-    "Removed",
-    "Resigned",
-    "AccountSuspended",
-    "RegionDisabled",
+from reconciler_sandbox import services, statefile
+from reconciler_sandbox.plugin import ServicePlugin
+from reconciler_sandbox.records import (
+    AccountState,
+    FieldError,
+    Invitation,
+    Member,
+    MemberTable,
+    OrgAccount,
+    Organization,
+    OrgUnit,
+    SandboxStateError,
+    ServiceRegion,
+    invitation_id,
+    now,
 )
-MEMBER_TYPES = ("organization", "invitation")
-# Organizations' account State (botocore's AccountState); its older Status had no CLOSED or
-# PENDING_ACTIVATION.
-ORG_ACCOUNT_STATUSES = ("PENDING_ACTIVATION", "ACTIVE", "SUSPENDED", "PENDING_CLOSURE", "CLOSED")
-# A member in one of these statuses is associated: the member side has an administrator.
-ASSOCIATED = frozenset({"Enabled", "Disabled"})
+from reconciler_sandbox.wire import iso8601
 
-_ACCOUNT_ID = re.compile(r"^\d{12}$")
-_REGION = re.compile(r"^[a-z]{2}(-[a-z]+)+-\d{1,2}$")
-_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-_ORG_ID = re.compile(r"^o-[a-z0-9]{10,32}$")
-_ROOT_ID = re.compile(r"^r-[0-9a-z]{4,32}$")
-_OU_ID = re.compile(r"^ou-[0-9a-z]{4,32}-[a-z0-9]{8,32}$")
-_ROLE_NAME = re.compile(r"^[\w+=,.@-]{1,64}$")
+__all__ = ["AccountState", "Member", "MemberTable", "SandboxState", "SandboxStateError"]
+
+_T = TypeVar("_T")
+_DEFAULT_ACCOUNT = re.compile(statefile.ACCOUNT_ID)
 
 
 # libyaml's safe loader and dumper when PyYAML was built with it: the same safe subset of
@@ -83,246 +74,15 @@ def _parse(text: str) -> Any:
     return yaml.load(text, Loader=_LOADER)
 
 
-class SandboxStateError(ValueError):
-    """The state file (or a programmatic seed) is invalid; the message is one line.
-
-    A ``ValueError``: the embedded entry point (:mod:`reconciler_sandbox.embedded`) promises its
-    callers nothing more specific, so that they need not import this package to catch it.
-    """
+def _make_region(service: str, entry: Mapping[str, Any] | None) -> ServiceRegion:
+    return services.BY_NAME[service].region.from_entry(entry)
 
 
-class _FieldError(Exception):
-    def __init__(self, path: str, reason: str) -> None:
-        super().__init__(f"{path}: {reason}")
-        self.path = path
-        self.reason = reason
-
-
-def _now() -> datetime:
-    moment = datetime.now(UTC)
-    return moment.replace(microsecond=moment.microsecond // 1000 * 1000)
-
-
-# --------------------------------------------------------------------------------------------
-# Value types
-# --------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class Member:
-    """One member record of an administrator (frozen: writes replace it, keeping counts)."""
-
-    account_id: str
-    email: str | None
-    status: str
-    type: str
-    invited_at: datetime | None
-    updated_at: datetime
-    # Invitations that reached the member's root email (transitions to Invited): a client
-    # that invites twice shows here, even across a save and a load.
-    invitations_sent: int = 0
-    # EmailVerificationInProgress after an InviteMembers: how many more reads of the record
-    # (ListMembers, GetMembers) see it in progress before it settles (0: not verifying).
-    verification_reads: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class Invitation:
-    """An invitation as the invited account sees it."""
-
-    administrator: str
-    invitation_id: str
-    invited_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class Quotas:
-    """Member quotas per administrator and region (AWS's published values by default)."""
-
-    guardduty_members: int = 50_000
-    securityhub_invitation_members: int = 1_000
-    securityhub_organization_members: int = 10_000
-
-
-@dataclass(frozen=True, slots=True)
-class OrgAccount:
-    account_id: str
-    email: str
-    name: str
-    status: str
-    parent: str
-
-
-@dataclass(frozen=True, slots=True)
-class OrgUnit:
-    id: str
-    name: str
-    parent: str
-
-
-@dataclass(slots=True)
-class Organization:
-    id: str
-    management_account: str
-    root_id: str
-    delegated_administrators: dict[str, str] = field(default_factory=dict)
-    organizations_delegated_administrators: tuple[str, ...] = ()
-    units: dict[str, OrgUnit] = field(default_factory=dict)
-    accounts: dict[str, OrgAccount] = field(default_factory=dict)
-    # Accounts synthesised because the file did not list them (the management account).
-    implicit: frozenset[str] = frozenset()
-
-    def parents(self) -> set[str]:
-        return {self.root_id, *self.units}
-
-
-class MemberTable:
-    """The members of one administrator in one shard, keyed by account id.
-
-    Keeps the per-type counts the quotas need, and a sorted id list for pagination that is
-    rebuilt only after a write added or removed a key.
-    """
-
-    __slots__ = ("_counts", "_items", "_sorted")
-
-    def __init__(self) -> None:
-        self._items: dict[str, Member] = {}
-        self._sorted: list[str] | None = None
-        self._counts: dict[str, int] = dict.fromkeys(MEMBER_TYPES, 0)
-
-    def __len__(self) -> int:
-        return len(self._items)
-
-    def __iter__(self) -> Iterator[Member]:
-        for account_id in self.sorted_ids():
-            yield self._items[account_id]
-
-    def get(self, account_id: str) -> Member | None:
-        return self._items.get(account_id)
-
-    def put(self, member: Member) -> None:
-        old = self._items.get(member.account_id)
-        if old is None:
-            self._sorted = None
-        else:
-            self._counts[old.type] -= 1
-        self._counts[member.type] += 1
-        self._items[member.account_id] = member
-
-    def remove(self, account_id: str) -> Member | None:
-        old = self._items.pop(account_id, None)
-        if old is not None:
-            self._counts[old.type] -= 1
-            self._sorted = None
-        return old
-
-    def count(self, member_type: str) -> int:
-        return self._counts[member_type]
-
-    def sorted_ids(self) -> list[str]:
-        if self._sorted is None:
-            self._sorted = sorted(self._items)
-        return self._sorted
-
-    def page(
-        self, after: str | None, limit: int, keep: Callable[[Member], bool] | None = None
-    ) -> tuple[list[Member], bool]:
-        """Up to ``limit`` members after ``after`` that ``keep`` accepts, and whether more do."""
-        ids = self.sorted_ids()
-        start = bisect_right(ids, after) if after else 0
-        out: list[Member] = []
-        for index in range(start, len(ids)):
-            member = self._items[ids[index]]
-            if keep is None or keep(member):
-                if len(out) == limit:
-                    return out, True
-                out.append(member)
-        return out, False
-
-
-@dataclass(slots=True)
-class GuardDutyRegion:
-    """GuardDuty in one account and region."""
-
-    detector: str | None = None  # ENABLED | DISABLED | None (no detector)
-    auto_enable_organization_members: str = "NONE"
-    created_at: datetime | None = None
-    members: MemberTable = field(default_factory=MemberTable)
-
-
-@dataclass(slots=True)
-class SecurityHubRegion:
-    """Security Hub in one account and region."""
-
-    enabled: bool = False
-    auto_enable: bool = False
-    subscribed_at: datetime | None = None
-    members: MemberTable = field(default_factory=MemberTable)
-
-
-ServiceRegion = GuardDutyRegion | SecurityHubRegion
-
-
-@dataclass(slots=True)
-class AccountState:
-    """One account: identity, the ``*`` defaults, and the regions touched so far.
-
-    Regions are materialised lazily from the ``*`` entry the first time they are used, so
-    an account costs nothing in the regions nobody calls.
-    """
-
-    account_id: str
-    email: str | None = None
-    roles: tuple[str, ...] | None = None
-    disabled_regions: frozenset[str] = frozenset()
-    declared: bool = False  # listed under `accounts` (written back by save)
-    defaults: dict[str, dict[str, Any]] = field(default_factory=dict)
-    guardduty: dict[str, GuardDutyRegion] = field(default_factory=dict)
-    securityhub: dict[str, SecurityHubRegion] = field(default_factory=dict)
-
-    def gd(self, region: str) -> GuardDutyRegion:
-        found = self.guardduty.get(region)
-        if found is None:
-            found = _gd_from_entry(self.defaults.get(GUARDDUTY))
-            self.guardduty[region] = found
-        return found
-
-    def sh(self, region: str) -> SecurityHubRegion:
-        found = self.securityhub.get(region)
-        if found is None:
-            found = _sh_from_entry(self.defaults.get(SECURITYHUB))
-            self.securityhub[region] = found
-        return found
-
-    def service(self, service: str, region: str) -> ServiceRegion:
-        return self.gd(region) if service == GUARDDUTY else self.sh(region)
-
-
-def _gd_from_entry(entry: Mapping[str, Any] | None) -> GuardDutyRegion:
-    if not entry:
-        return GuardDutyRegion()
-    return GuardDutyRegion(
-        detector=entry.get("detector"),
-        auto_enable_organization_members=entry.get("autoEnableOrganizationMembers", "NONE"),
-    )
-
-
-def _sh_from_entry(entry: Mapping[str, Any] | None) -> SecurityHubRegion:
-    if not entry:
-        return SecurityHubRegion()
-    return SecurityHubRegion(
-        enabled=bool(entry.get("enabled", False)), auto_enable=bool(entry.get("autoEnable", False))
-    )
-
-
-def detector_id(account_id: str, region: str) -> str:
-    """GuardDuty's 32-hex detector id, derived so a reload gives the same id."""
-    return hashlib.md5(f"{account_id}/{region}".encode(), usedforsecurity=False).hexdigest()
-
-
-def invitation_id(service: str, region: str, admin: str, member: str, at: datetime) -> str:
-    text = f"{service}/{region}/{admin}/{member}/{iso8601(at)}"
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+def _plugin(service: str) -> ServicePlugin:
+    found = services.BY_NAME.get(service)
+    if found is None:
+        raise SandboxStateError(f"service: {service!r} is not one of {', '.join(services.NAMES)}")
+    return found
 
 
 # --------------------------------------------------------------------------------------------
@@ -338,18 +98,19 @@ class SandboxState:
         default_account: str,
         *,
         organization: Organization | None = None,
-        quotas: Quotas | None = None,
+        quotas: Mapping[str, int] | None = None,
     ) -> None:
-        if not _ACCOUNT_ID.match(default_account):
+        if not _DEFAULT_ACCOUNT.match(default_account):
             raise SandboxStateError(f"defaultAccount: {default_account!r} is not a 12-digit id")
         self.lock = threading.RLock()
         self.default_account = default_account
         self.organization = organization
-        self.quotas = quotas or Quotas()
-        # GuardDuty invitations stay EmailVerificationInProgress for this many reads of the
-        # member record before they settle (0: they settle at once).
+        # Member quotas by the state file's `quotas` key (each service declares its own).
+        self.quotas: dict[str, int] = {**services.QUOTAS, **(quotas or {})}
+        # Invitations of the services that verify the invitee's email stay in verification
+        # for this many reads of the member record before they settle (0: at once).
         self.email_verification_reads = 0
-        self.loaded_at = _now()
+        self.loaded_at = now()
         self._accounts: dict[str, AccountState] = {}
         # (service, region, member) -> administrator it is associated with.
         self._links: dict[tuple[str, str, str], str] = {}
@@ -385,7 +146,7 @@ class SandboxState:
     def from_dict(cls, data: Any, *, source: str = "<state>") -> SandboxState:
         try:
             return _build(data)
-        except _FieldError as exc:
+        except FieldError as exc:
             raise SandboxStateError(f"{source}: field {exc.path}: {exc.reason}") from None
 
     def to_dict(self) -> dict[str, Any]:
@@ -410,7 +171,7 @@ class SandboxState:
         """The account's state, created on first use (any 12-digit id exists implicitly)."""
         found = self._accounts.get(account_id)
         if found is None:
-            found = AccountState(account_id)
+            found = AccountState(account_id, _make_region)
             self._accounts[account_id] = found
         return found
 
@@ -461,47 +222,12 @@ class SandboxState:
             if roles is not None:
                 entry["roles"] = list(roles)
             entry["disabledRegions"] = list(disabled_regions)
+            admin = _ACCOUNT_ID(account_id, "accountId")
+            validated = _ACCOUNT_ENTRY(entry, "")
             with self.lock:
-                return _declare_account(self, _account_id(account_id, "accountId"), entry, "")
-        except _FieldError as exc:
+                return _declare_account(self, admin, validated)
+        except FieldError as exc:
             raise SandboxStateError(f"field {exc.path}: {exc.reason}") from None
-
-    def set_detector(
-        self,
-        account_id: str,
-        region: str,
-        status: str | None,
-        *,
-        auto_enable_organization_members: str | None = None,
-    ) -> None:
-        if status is not None and status not in DETECTOR_STATUSES:
-            raise SandboxStateError(f"detector: {status!r} is not ENABLED, DISABLED or None")
-        if (
-            auto_enable_organization_members is not None
-            and auto_enable_organization_members not in AUTO_ENABLE_MEMBERS
-        ):
-            raise SandboxStateError(
-                f"autoEnableOrganizationMembers: {auto_enable_organization_members!r}"
-                " is not NEW, ALL or NONE"
-            )
-        with self.lock:
-            gd = self.account(account_id).gd(region)
-            gd.detector = status
-            if status is not None and gd.created_at is None:
-                gd.created_at = _now()
-            if auto_enable_organization_members is not None:
-                gd.auto_enable_organization_members = auto_enable_organization_members
-
-    def set_security_hub(
-        self, account_id: str, region: str, enabled: bool, *, auto_enable: bool | None = None
-    ) -> None:
-        with self.lock:
-            sh = self.account(account_id).sh(region)
-            if enabled and not sh.enabled:
-                sh.subscribed_at = _now()
-            sh.enabled = enabled
-            if auto_enable is not None:
-                sh.auto_enable = auto_enable
 
     def add_members(
         self,
@@ -515,41 +241,44 @@ class SandboxState:
         Each entry is ``{"accountId", "email"?, "status", "type"?, "invitedAt"?,
         "updatedAt"?}``; links and invitations of the member side follow from the statuses.
         """
-        if service not in SERVICES:
-            raise SandboxStateError(f"service: {service!r} is not guardduty or securityhub")
+        plugin = _plugin(service)
         try:
-            admin = _account_id(account_id, "accountId")
-            _region(region, "region")
+            admin = _ACCOUNT_ID(account_id, "accountId")
+            _REGION(region, "region")
+            entries = _member_list(plugin.name)(list(members), "members")
             with self.lock:
                 table = self.account(admin).service(service, region).members
-                for index, raw in enumerate(members):
-                    member = _member(raw, f"members[{index}]", service)
-                    self._seed_member(service, region, admin, table, member, f"members[{index}]")
-        except _FieldError as exc:
+                for index, entry in enumerate(entries):
+                    path = f"members[{index}]"
+                    self._seed_member(
+                        plugin, region, admin, table, _member(entry, path, plugin), path
+                    )
+        except FieldError as exc:
             raise SandboxStateError(f"field {exc.path}: {exc.reason}") from None
 
     def _seed_member(
         self,
-        service: str,
+        plugin: ServicePlugin,
         region: str,
         admin: str,
         table: MemberTable,
         member: Member,
         path: str,
     ) -> None:
+        service = plugin.name
         if member.account_id == admin:
-            raise _FieldError(f"{path}.accountId", "an administrator cannot be its own member")
+            raise FieldError(f"{path}.accountId", "an administrator cannot be its own member")
         if table.get(member.account_id) is not None:
-            raise _FieldError(f"{path}.accountId", f"{member.account_id} is listed twice")
-        if member.status in ASSOCIATED:
+            raise FieldError(f"{path}.accountId", f"{member.account_id} is listed twice")
+        if member.status in plugin.associated:
             other = self._links.get((service, region, member.account_id))
             if other is not None and other != admin:
-                raise _FieldError(
+                raise FieldError(
                     f"{path}.status",
                     f"{member.account_id} is already associated with administrator {other}",
                 )
             self.link(service, region, member.account_id, admin)
-        elif member.status == "Invited":
+        elif member.status == plugin.invited:
             at = member.invited_at or member.updated_at
             self.add_invitation(
                 service,
@@ -608,14 +337,6 @@ class SandboxState:
         with self.lock:
             return self.events[(event, service, region, account_id, member_id)]
 
-    def detector_status(self, account_id: str, region: str) -> str | None:
-        with self.lock:
-            return self.account(account_id).gd(region).detector
-
-    def hub_enabled(self, account_id: str, region: str) -> bool:
-        with self.lock:
-            return self.account(account_id).sh(region).enabled
-
     def administrator_of(self, member_id: str, region: str, service: str) -> str | None:
         with self.lock:
             return self.administrator(service, region, member_id)
@@ -632,251 +353,114 @@ class SandboxState:
                 for inv in sorted(found.values(), key=lambda i: i.administrator)
             ]
 
+    # ---- the services' own helpers --------------------------------------------------------
+
+    def __getattr__(self, name: str) -> Callable[..., Any]:
+        """A helper a service's plug-in declares (``state_api``), bound to this state."""
+        if not name.startswith("_"):
+            for plugin in services.PLUGINS:
+                helper = plugin.state_api.get(name)
+                if helper is not None:
+                    return functools.partial(helper, self)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
 
 # --------------------------------------------------------------------------------------------
-# Strict parsing of the state file
+# Building the state from the validated file (statefile's models)
 # --------------------------------------------------------------------------------------------
 
 
-def _mapping(
-    value: Any, path: str, allowed: Iterable[str], required: Iterable[str] = ()
-) -> dict[str, Any]:
-    if not isinstance(value, dict):
-        raise _FieldError(path or "(top level)", f"expected a mapping, got {_kind(value)}")
-    allowed_set = set(allowed)
-    for key in value:
-        if not isinstance(key, str):
-            raise _FieldError(_join(path, str(key)), "keys must be strings (quote account ids)")
-        if key not in allowed_set:
-            raise _FieldError(
-                _join(path, key), f"unknown key (expected one of: {', '.join(sorted(allowed_set))})"
-            )
-    for key in required:
-        if value.get(key) is None:
-            raise _FieldError(_join(path, key), "is required")
-    return value
+class _Checker(Generic[_T]):
+    """Validates one value against a type of the state file's models, errors as FieldError."""
+
+    def __init__(self, kind: Any) -> None:
+        self.kind = kind
+        self.adapter: TypeAdapter[_T] = TypeAdapter(kind)
+
+    def __call__(self, value: Any, path: str) -> _T:
+        try:
+            return self.adapter.validate_python(value)
+        except ValidationError as exc:
+            raise statefile.field_error(exc, self.kind, path) from None
 
 
-def _kind(value: Any) -> str:
-    return "nothing" if value is None else type(value).__name__
+_ACCOUNT_ID: _Checker[str] = _Checker(statefile.AccountId)
+_REGION: _Checker[str] = _Checker(statefile.Region)
+_ACCOUNT_ENTRY: _Checker[statefile.Account] = _Checker(statefile.Account)
 
 
-def _join(path: str, key: str) -> str:
-    return f"{path}.{key}" if path else key
+@functools.cache
+def _member_list(service: str) -> _Checker[list[Mapping[str, Any]]]:
+    member: Any = services.BY_NAME[service].member
+    return _Checker(list[member])
 
 
-def _string(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise _FieldError(path, f"expected a non-empty string, got {_kind(value)} {value!r}")
-    return value
+def _utc(moment: datetime | None) -> datetime | None:
+    # A timestamp without a zone is UTC, as AWS's are.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
 
 
-def _account_id(value: Any, path: str) -> str:
-    if isinstance(value, int) and not isinstance(value, bool):
-        raise _FieldError(path, f"account id {value!r} must be a quoted 12-digit string")
-    if not isinstance(value, str) or not _ACCOUNT_ID.match(value):
-        raise _FieldError(path, f"{value!r} is not a 12-digit account id")
-    return value
-
-
-def _region(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not _REGION.match(value):
-        raise _FieldError(path, f"{value!r} is not a region name like eu-west-1")
-    return value
-
-
-def _email(value: Any, path: str) -> str:
-    if not isinstance(value, str) or not _EMAIL.match(value) or len(value) > 64:
-        raise _FieldError(path, f"{value!r} is not an email address")
-    return value
-
-
-def _enum(value: Any, path: str, allowed: Iterable[str]) -> str:
-    options = tuple(allowed)
-    if value not in options:
-        raise _FieldError(path, f"{value!r} is not one of {', '.join(options)}")
-    return str(value)
-
-
-def _bool(value: Any, path: str) -> bool:
-    if not isinstance(value, bool):
-        raise _FieldError(path, f"expected true or false, got {value!r}")
-    return value
-
-
-def _list(value: Any, path: str) -> list[Any]:
-    if not isinstance(value, list):
-        raise _FieldError(path, f"expected a list, got {_kind(value)}")
-    return value
-
-
-def _time(value: Any, path: str) -> datetime:
-    moment = parse_time(value) if not isinstance(value, int | float) else None
-    if moment is None:
-        raise _FieldError(path, f"{value!r} is not an ISO-8601 timestamp")
-    return moment
-
-
-def _positive_int(value: Any, path: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise _FieldError(path, f"expected a non-negative integer, got {value!r}")
-    return value
-
-
-def _member(raw: Any, path: str, service: str) -> Member:
-    entry = _mapping(
-        raw,
-        path,
-        (
-            "accountId",
-            "email",
-            "status",
-            "type",
-            "invitedAt",
-            "updatedAt",
-            "invitationsSent",
-            "verificationReadsLeft",
-        ),
-        ("accountId", "status"),
-    )
-    account_id = _account_id(entry["accountId"], f"{path}.accountId")
-    email = _email(entry["email"], f"{path}.email") if entry.get("email") is not None else None
-    status = _enum(entry["status"], f"{path}.status", MEMBER_STATUSES)
-    if service == SECURITYHUB and status in ("Disabled", "EmailVerificationFailed"):
-        raise _FieldError(f"{path}.status", f"{status} is a GuardDuty status only")
-    member_type = _enum(entry.get("type", "invitation"), f"{path}.type", MEMBER_TYPES)
-    invited_at = _time(entry["invitedAt"], f"{path}.invitedAt") if "invitedAt" in entry else None
-    updated_at = _time(entry["updatedAt"], f"{path}.updatedAt") if "updatedAt" in entry else None
-    if updated_at is None:
-        updated_at = invited_at or _now()
-    if invited_at is None and status == "Invited":
+def _member(entry: Mapping[str, Any], path: str, plugin: ServicePlugin) -> Member:
+    status: str = entry["status"]
+    invited_at = _utc(entry.get("invitedAt"))
+    updated_at = _utc(entry.get("updatedAt")) or invited_at or now()
+    if invited_at is None and status == plugin.invited:
         # An open invitation needs its time: the invitation id is derived from it.
         invited_at = updated_at
-    sent = 0
-    if "invitationsSent" in entry:
-        sent = _positive_int(entry["invitationsSent"], f"{path}.invitationsSent")
-    reads = 0
-    if "verificationReadsLeft" in entry:
-        reads = _positive_int(entry["verificationReadsLeft"], f"{path}.verificationReadsLeft")
-        if reads and status != "EmailVerificationInProgress":
-            raise _FieldError(
-                f"{path}.verificationReadsLeft", "only for status EmailVerificationInProgress"
-            )
-    return Member(account_id, email, status, member_type, invited_at, updated_at, sent, reads)
-
-
-def _gd_entry(raw: Any, path: str, allow_members: bool) -> dict[str, Any]:
-    keys = ["detector", "autoEnableOrganizationMembers"] + (["members"] if allow_members else [])
-    entry = _mapping(raw if raw is not None else {}, path, keys)
-    out: dict[str, Any] = {}
-    if entry.get("detector") is not None:
-        out["detector"] = _enum(entry["detector"], f"{path}.detector", DETECTOR_STATUSES)
-    if "autoEnableOrganizationMembers" in entry:
-        out["autoEnableOrganizationMembers"] = _enum(
-            entry["autoEnableOrganizationMembers"],
-            f"{path}.autoEnableOrganizationMembers",
-            AUTO_ENABLE_MEMBERS,
-        )
-    if "members" in entry:
-        out["members"] = _list(entry["members"], f"{path}.members")
-    return out
-
-
-def _sh_entry(raw: Any, path: str, allow_members: bool) -> dict[str, Any]:
-    keys = ["enabled", "autoEnable"] + (["members"] if allow_members else [])
-    entry = _mapping(raw if raw is not None else {}, path, keys)
-    out: dict[str, Any] = {}
-    if "enabled" in entry:
-        out["enabled"] = _bool(entry["enabled"], f"{path}.enabled")
-    if "autoEnable" in entry:
-        out["autoEnable"] = _bool(entry["autoEnable"], f"{path}.autoEnable")
-    if "members" in entry:
-        out["members"] = _list(entry["members"], f"{path}.members")
-    return out
-
-
-def _organization(raw: Any, path: str) -> Organization:
-    entry = _mapping(
-        raw,
-        path,
-        (
-            "id",
-            "managementAccount",
-            "rootId",
-            "delegatedAdministrators",
-            "organizationsDelegatedAdministrators",
-            "organizationalUnits",
-            "accounts",
-        ),
-        ("id", "managementAccount", "rootId"),
+    reads: int = entry.get("verificationReadsLeft", 0)
+    if reads and status != plugin.verifying:
+        raise FieldError(f"{path}.verificationReadsLeft", f"only for status {plugin.verifying}")
+    return Member(
+        entry["accountId"],
+        entry.get("email"),
+        status,
+        entry.get("type", "invitation"),
+        invited_at,
+        updated_at,
+        entry.get("invitationsSent", 0),
+        reads,
+        entry.get("disabledReason"),
     )
-    org_id = _string(entry["id"], f"{path}.id")
-    if not _ORG_ID.match(org_id):
-        raise _FieldError(f"{path}.id", f"{org_id!r} is not an organization id like o-abc1234567")
-    root_id = _string(entry["rootId"], f"{path}.rootId")
-    if not _ROOT_ID.match(root_id):
-        raise _FieldError(f"{path}.rootId", f"{root_id!r} is not a root id like r-ab12")
+
+
+def _organization(entry: statefile.Organization, path: str) -> Organization:
+    """The organization, with what its model cannot check: listed once, parents exist."""
     org = Organization(
-        id=org_id,
-        management_account=_account_id(entry["managementAccount"], f"{path}.managementAccount"),
-        root_id=root_id,
+        id=entry.id, management_account=entry.managementAccount, root_id=entry.rootId
     )
-    delegated = _mapping(
-        entry.get("delegatedAdministrators") or {}, f"{path}.delegatedAdministrators", SERVICES
-    )
-    for service, account in delegated.items():
-        org.delegated_administrators[service] = _account_id(
-            account, f"{path}.delegatedAdministrators.{service}"
-        )
-    org_admins = _list(
-        entry.get("organizationsDelegatedAdministrators") or [],
-        f"{path}.organizationsDelegatedAdministrators",
-    )
+    delegated = entry.delegatedAdministrators
+    if delegated is not None:
+        org.delegated_administrators.update(delegated.model_dump(exclude_none=True))
     org.organizations_delegated_administrators = tuple(
-        _account_id(a, f"{path}.organizationsDelegatedAdministrators[{i}]")
-        for i, a in enumerate(org_admins)
+        entry.organizationsDelegatedAdministrators or ()
     )
-    units = _list(entry.get("organizationalUnits") or [], f"{path}.organizationalUnits")
-    for index, raw_unit in enumerate(units):
-        where = f"{path}.organizationalUnits[{index}]"
-        unit = _mapping(raw_unit, where, ("id", "name", "parent"), ("id", "name", "parent"))
-        unit_id = _string(unit["id"], f"{where}.id")
-        if not _OU_ID.match(unit_id):
-            raise _FieldError(f"{where}.id", f"{unit_id!r} is not an OU id like ou-ab12-11111111")
-        if unit_id in org.units:
-            raise _FieldError(f"{where}.id", f"{unit_id} is listed twice")
-        org.units[unit_id] = OrgUnit(
-            unit_id,
-            _string(unit["name"], f"{where}.name"),
-            _string(unit["parent"], f"{where}.parent"),
-        )
+    for index, unit in enumerate(entry.organizationalUnits or ()):
+        if unit.id in org.units:
+            raise FieldError(
+                f"{path}.organizationalUnits[{index}].id", f"{unit.id} is listed twice"
+            )
+        org.units[unit.id] = OrgUnit(unit.id, unit.name, unit.parent)
     for index, listed in enumerate(org.units.values()):
         if listed.parent not in org.parents() or listed.parent == listed.id:
-            raise _FieldError(
+            raise FieldError(
                 f"{path}.organizationalUnits[{index}].parent",
                 f"{listed.parent!r} is neither the root nor another listed OU",
             )
     _check_ou_cycles(org, path)
-    accounts = _list(entry.get("accounts") or [], f"{path}.accounts")
-    for index, raw_account in enumerate(accounts):
+    for index, account in enumerate(entry.accounts or ()):
         where = f"{path}.accounts[{index}]"
-        acct = _mapping(
-            raw_account,
-            where,
-            ("accountId", "email", "name", "status", "parent"),
-            ("accountId", "email"),
-        )
-        account_id = _account_id(acct["accountId"], f"{where}.accountId")
-        if account_id in org.accounts:
-            raise _FieldError(f"{where}.accountId", f"{account_id} is listed twice")
-        parent = acct.get("parent", org.root_id)
+        if account.accountId in org.accounts:
+            raise FieldError(f"{where}.accountId", f"{account.accountId} is listed twice")
+        parent = account.parent or org.root_id
         if parent not in org.parents():
-            raise _FieldError(f"{where}.parent", f"{parent!r} is neither the root nor a listed OU")
-        org.accounts[account_id] = OrgAccount(
-            account_id=account_id,
-            email=_email(acct["email"], f"{where}.email"),
-            name=_string(acct.get("name", f"account-{account_id}"), f"{where}.name"),
-            status=_enum(acct.get("status", "ACTIVE"), f"{where}.status", ORG_ACCOUNT_STATUSES),
+            raise FieldError(f"{where}.parent", f"{parent!r} is neither the root nor a listed OU")
+        org.accounts[account.accountId] = OrgAccount(
+            account_id=account.accountId,
+            email=account.email,
+            name=account.name or f"account-{account.accountId}",
+            status=account.status,
             parent=parent,
         )
     return org
@@ -888,153 +472,81 @@ def _check_ou_cycles(org: Organization, path: str) -> None:
         parent = unit.parent
         while parent in org.units:
             if parent in seen:
-                raise _FieldError(f"{path}.organizationalUnits", f"OU {unit.id} is in a cycle")
+                raise FieldError(f"{path}.organizationalUnits", f"OU {unit.id} is in a cycle")
             seen.add(parent)
             parent = org.units[parent].parent
 
 
 def _declare_account(
-    state: SandboxState, account_id: str, entry: Mapping[str, Any], path: str
+    state: SandboxState, account_id: str, entry: statefile.Account
 ) -> AccountState:
     account = state.account(account_id)
     account.declared = True
-    if entry.get("email") is not None:
-        account.email = _email(entry["email"], _join(path, "email"))
-    if entry.get("roles") is not None:
-        roles = _list(entry["roles"], _join(path, "roles"))
-        for index, role in enumerate(roles):
-            if not isinstance(role, str) or not _ROLE_NAME.match(role):
-                raise _FieldError(
-                    f"{_join(path, 'roles')}[{index}]", f"{role!r} is not a role name"
-                )
-        account.roles = tuple(roles)
-    disabled = _list(entry.get("disabledRegions") or [], _join(path, "disabledRegions"))
-    account.disabled_regions = frozenset(
-        _region(r, f"{_join(path, 'disabledRegions')}[{i}]") for i, r in enumerate(disabled)
-    )
+    if entry.email is not None:
+        account.email = entry.email
+    if entry.roles is not None:
+        account.roles = tuple(entry.roles)
+    account.disabled_regions = frozenset(entry.disabledRegions or ())
     return account
 
 
 def _build(data: Any) -> SandboxState:
-    top = _mapping(
-        data,
-        "",
-        (
-            "version",
-            "defaultAccount",
-            "quotas",
-            "emailVerificationReads",
-            "organization",
-            "accounts",
-        ),
-        ("version",),
-    )
-    if top["version"] != 1:
-        raise _FieldError("version", f"{top['version']!r} is not a supported version (1)")
-    if "defaultAccount" not in top:
-        raise _FieldError("defaultAccount", "is required")
-    default_account = _account_id(top["defaultAccount"], "defaultAccount")
-    quotas = Quotas()
-    if top.get("quotas") is not None:
-        raw = _mapping(
-            top["quotas"],
-            "quotas",
-            ("guarddutyMembers", "securityhubInvitationMembers", "securityhubOrganizationMembers"),
-        )
-        quotas = Quotas(
-            guardduty_members=_positive_int(
-                raw.get("guarddutyMembers", quotas.guardduty_members), "quotas.guarddutyMembers"
-            ),
-            securityhub_invitation_members=_positive_int(
-                raw.get("securityhubInvitationMembers", quotas.securityhub_invitation_members),
-                "quotas.securityhubInvitationMembers",
-            ),
-            securityhub_organization_members=_positive_int(
-                raw.get("securityhubOrganizationMembers", quotas.securityhub_organization_members),
-                "quotas.securityhubOrganizationMembers",
-            ),
-        )
+    try:
+        doc = services.DOCUMENT.model_validate(data)
+    except ValidationError as exc:
+        raise statefile.field_error(exc, services.DOCUMENT) from None
     organization = None
-    if top.get("organization") is not None:
-        organization = _organization(top["organization"], "organization")
-    state = SandboxState(default_account, organization=organization, quotas=quotas)
-    if top.get("emailVerificationReads") is not None:
-        state.email_verification_reads = _positive_int(
-            top["emailVerificationReads"], "emailVerificationReads"
-        )
+    if doc.organization is not None:
+        organization = _organization(doc.organization, "organization")
+    state = SandboxState(
+        doc.defaultAccount, organization=organization, quotas=doc.quota_overrides()
+    )
+    if doc.emailVerificationReads is not None:
+        state.email_verification_reads = doc.emailVerificationReads
+    accounts = doc.accounts or {}
     if organization is not None:
-        _complete_organization(state, organization, top.get("accounts") or {})
-    accounts = _mapping(top.get("accounts") or {}, "accounts", _string_keys(top.get("accounts")))
-    pending: list[tuple[str, str, str, list[Any], str]] = []
-    for account_key, raw_account in accounts.items():
-        path = f"accounts.{account_key}"
-        account_id = _account_id(account_key, path)
-        entry = _mapping(
-            raw_account if raw_account is not None else {},
-            path,
-            ("email", "roles", "disabledRegions", "regions"),
-        )
-        account = _declare_account(state, account_id, entry, path)
-        regions = _mapping(
-            entry.get("regions") or {}, f"{path}.regions", _string_keys(entry.get("regions"))
-        )
-        for region_key, raw_region in regions.items():
-            where = f"{path}.regions.{region_key}"
-            wildcard = region_key == "*"
-            if not wildcard:
-                _region(region_key, where)
-            services = _mapping(raw_region if raw_region is not None else {}, where, SERVICES)
-            if GUARDDUTY in services:
-                gd = _gd_entry(services[GUARDDUTY], f"{where}.guardduty", not wildcard)
-                if wildcard:
-                    account.defaults[GUARDDUTY] = gd
+        _complete_organization(state, organization, accounts)
+    pending: list[tuple[str, str, ServicePlugin, Sequence[Mapping[str, Any]], str]] = []
+    for account_id, raw_entry in accounts.items():
+        entry = raw_entry if raw_entry is not None else statefile.Account()
+        account = _declare_account(state, account_id, entry)
+        for region_key, region in (entry.regions or {}).items():
+            where = f"accounts.{account_id}.regions.{region_key}"
+            for name, section in statefile.sections_of(region).items():
+                plugin = services.BY_NAME[name]
+                if region_key == "*":
+                    if "members" in section.model_fields_set:
+                        raise FieldError(f"{where}.{name}.members", 'not allowed under "*"')
+                    account.defaults[name] = section.settings()
                 else:
-                    account.guardduty[region_key] = _gd_from_entry(gd)
-                    pending.append(
-                        (account_id, region_key, GUARDDUTY, gd.get("members", []), where)
-                    )
-            if SECURITYHUB in services:
-                sh = _sh_entry(services[SECURITYHUB], f"{where}.securityhub", not wildcard)
-                if wildcard:
-                    account.defaults[SECURITYHUB] = sh
-                else:
-                    account.securityhub[region_key] = _sh_from_entry(sh)
-                    pending.append(
-                        (account_id, region_key, SECURITYHUB, sh.get("members", []), where)
-                    )
+                    shards = account.regions.setdefault(name, {})
+                    shards[region_key] = plugin.region.from_entry(section.settings())
+                    pending.append((account_id, region_key, plugin, section.entries(), where))
     # Members last: every account and region is declared by now, so links can be derived.
-    for account_id, region, service, members, where in pending:
-        table = state.account(account_id).service(service, region).members
-        for index, raw_member in enumerate(members):
-            path = f"{where}.{service}.members[{index}]"
-            member = _member(raw_member, path, service)
-            state._seed_member(service, region, account_id, table, member, path)
+    for account_id, region_name, plugin, members, where in pending:
+        table = state.account(account_id).service(plugin.name, region_name).members
+        for index, member_entry in enumerate(members):
+            path = f"{where}.{plugin.name}.members[{index}]"
+            member = _member(member_entry, path, plugin)
+            state._seed_member(plugin, region_name, account_id, table, member, path)
     for account in list(state._accounts.values()):
-        for gd_region in account.guardduty.values():
-            if gd_region.detector is not None:
-                gd_region.created_at = state.loaded_at
-        for sh_region in account.securityhub.values():
-            if sh_region.enabled:
-                sh_region.subscribed_at = state.loaded_at
+        for shards in account.regions.values():
+            for shard in shards.values():
+                shard.loaded(state.loaded_at)
     return state
 
 
-def _string_keys(value: Any) -> list[str]:
-    # Every key is allowed here; _mapping still rejects non-string keys (unquoted ids).
-    return [k for k in value if isinstance(k, str)] if isinstance(value, dict) else []
-
-
 def _complete_organization(
-    state: SandboxState, org: Organization, accounts: Mapping[str, Any]
+    state: SandboxState, org: Organization, accounts: Mapping[str, statefile.Account | None]
 ) -> None:
     # AWS lists the management account among the organization's accounts; add it when the
     # file does not, with the email from `accounts` when there is one.
     if org.management_account not in org.accounts:
-        entry = accounts.get(org.management_account) if isinstance(accounts, dict) else None
-        email = entry.get("email") if isinstance(entry, dict) else None
+        entry = accounts.get(org.management_account)
+        email = entry.email if entry is not None else None
         org.accounts[org.management_account] = OrgAccount(
             account_id=org.management_account,
-            email=email if isinstance(email, str) else f"{org.management_account}@example.invalid",
+            email=email if email is not None else f"{org.management_account}@example.invalid",
             name="management",
             status="ACTIVE",
             parent=org.root_id,
@@ -1060,39 +572,22 @@ def _member_dict(member: Member) -> dict[str, Any]:
         out["invitationsSent"] = member.invitations_sent
     if member.verification_reads:
         out["verificationReadsLeft"] = member.verification_reads
+    if member.disabled_reason is not None:
+        out["disabledReason"] = member.disabled_reason
     return out
 
 
-def _gd_dict(region: GuardDutyRegion) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if region.detector is not None:
-        out["detector"] = region.detector
-    if region.auto_enable_organization_members != "NONE":
-        out["autoEnableOrganizationMembers"] = region.auto_enable_organization_members
-    if len(region.members):
-        out["members"] = [_member_dict(m) for m in region.members]
-    return out
-
-
-def _sh_dict(region: SecurityHubRegion) -> dict[str, Any]:
-    out: dict[str, Any] = {}
-    if region.enabled:
-        out["enabled"] = True
-    if region.auto_enable:
-        out["autoEnable"] = True
-    if len(region.members):
-        out["members"] = [_member_dict(m) for m in region.members]
+def _section(shard: ServiceRegion) -> dict[str, Any]:
+    out = shard.to_entry()
+    if len(shard.members):
+        out["members"] = [_member_dict(m) for m in shard.members]
     return out
 
 
 def _dump(state: SandboxState) -> dict[str, Any]:
     out: dict[str, Any] = {"version": 1, "defaultAccount": state.default_account}
-    if state.quotas != Quotas():
-        out["quotas"] = {
-            "guarddutyMembers": state.quotas.guardduty_members,
-            "securityhubInvitationMembers": state.quotas.securityhub_invitation_members,
-            "securityhubOrganizationMembers": state.quotas.securityhub_organization_members,
-        }
+    if state.quotas != services.QUOTAS:
+        out["quotas"] = dict(state.quotas)
     if state.email_verification_reads:
         out["emailVerificationReads"] = state.email_verification_reads
     org = state.organization
@@ -1142,20 +637,22 @@ def _account_dict(account: AccountState) -> dict[str, Any] | None:
             service: {k: v for k, v in entry.items() if k != "members"}
             for service, entry in account.defaults.items()
         }
-    gd_default = _gd_dict(_gd_from_entry(account.defaults.get(GUARDDUTY)))
-    sh_default = _sh_dict(_sh_from_entry(account.defaults.get(SECURITYHUB)))
-    for region in sorted(set(account.guardduty) | set(account.securityhub)):
-        services: dict[str, Any] = {}
-        if region in account.guardduty:
-            gd = _gd_dict(account.guardduty[region])
-            if gd != gd_default:
-                services[GUARDDUTY] = gd
-        if region in account.securityhub:
-            sh = _sh_dict(account.securityhub[region])
-            if sh != sh_default:
-                services[SECURITYHUB] = sh
-        if services:
-            regions[region] = services
+    touched = {region for shards in account.regions.values() for region in shards}
+    defaults = {
+        plugin.name: _section(plugin.region.from_entry(account.defaults.get(plugin.name)))
+        for plugin in services.PLUGINS
+    }
+    for region in sorted(touched):
+        sections: dict[str, Any] = {}
+        for plugin in services.PLUGINS:
+            shard = account.regions.get(plugin.name, {}).get(region)
+            if shard is None:
+                continue
+            section = _section(shard)
+            if section != defaults[plugin.name]:
+                sections[plugin.name] = section
+        if sections:
+            regions[region] = sections
     if not account.declared and not regions:
         return None
     out: dict[str, Any] = {}
@@ -1168,8 +665,3 @@ def _account_dict(account: AccountState) -> dict[str, Any] | None:
     if regions:
         out["regions"] = regions
     return out
-
-
-def replace_member(member: Member, **changes: Any) -> Member:
-    """A copy of ``member`` with ``changes`` (records are frozen so counts stay right)."""
-    return replace(member, **changes)

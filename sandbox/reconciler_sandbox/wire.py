@@ -3,11 +3,11 @@
 The sandbox must look like AWS to an unmodified client, so every request is routed, decoded
 and validated, and every response encoded, by walking the operation's input and output shapes
 of botocore's own service models: there is no hand-written code per shape. Three protocols
-are covered: ``rest-json`` (GuardDuty, Security Hub), ``json`` 1.1 (Organizations) and
+are covered: ``rest-json`` (the member services), ``json`` 1.1 (Organizations) and
 ``query`` with XML responses (STS).
 
 Handlers on the other side of this module see only *params dicts keyed by the model's member
-names* (``{"DetectorId": ..., "AccountDetails": [{"AccountId": ..., "Email": ...}]}``) and
+names* (``{"AccountDetails": [{"AccountId": ..., "Email": ...}], "MaxResults": 50}``) and
 return the same kind of dict for the output shape; the codec maps member names to wire names
 (``locationName``), path, query and header locations, and timestamp formats.
 
@@ -47,7 +47,7 @@ class ApiError(Exception):
 
     ``code`` is the error code clients see (``BadRequestException``); ``status`` defaults to
     the model's ``httpStatusCode`` for that error shape (400 when unmodelled); ``fields`` fills
-    other members of the error shape by member name (GuardDuty's ``Type``, Organizations'
+    other members of the error shape by member name (a ``Type``, Organizations'
     ``Reason``).
     """
 
@@ -120,8 +120,10 @@ class Issue:
 class InvalidRequest(Exception):
     """The request does not decode, or breaks a constraint of the model."""
 
-    def __init__(self, issues: Sequence[Issue]) -> None:
+    def __init__(self, issues: Sequence[Issue], shape: str | None = None) -> None:
         self.issues = list(issues)
+        # The input shape the request broke (CreateMembersRequest), when validated against one.
+        self.shape = shape
         super().__init__("; ".join(issue.describe() for issue in self.issues))
 
     def smithy_message(self) -> str:
@@ -461,7 +463,7 @@ def to_json(shape: Shape, value: Any, path: str, default_ts: str) -> Any:
             str(k): to_json(_value(shape), v, f"{path}.{k}", default_ts) for k, v in value.items()
         }
     if kind == "string":
-        # GuardDuty models its timestamps as plain strings: render them as AWS does.
+        # Some services model their timestamps as plain strings: render them as AWS does.
         if isinstance(value, datetime):
             return iso8601(value)
         if not isinstance(value, str):
@@ -615,7 +617,7 @@ class Protocol:
 
 
 class RestJsonProtocol(Protocol):
-    """GuardDuty and Security Hub: operation by method + URI template, JSON bodies."""
+    """The member services: operation by method + URI template, JSON bodies."""
 
     def __init__(self, model: ServiceModel) -> None:
         super().__init__(model)

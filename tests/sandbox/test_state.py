@@ -33,7 +33,11 @@ def test_quickstart_state_matches_the_documented_ids() -> None:
     org = state.organization
     assert org is not None
     assert org.management_account == MANAGEMENT
-    assert org.delegated_administrators == {"guardduty": ADMIN, "securityhub": ADMIN}
+    assert org.delegated_administrators == {
+        "guardduty": ADMIN,
+        "securityhub": ADMIN,
+        "detective": ADMIN,
+    }
     assert set(org.accounts) == {f"{d}" * 12 for d in "123456789" if d != "8"}
     for digit in "234567":
         assert state.root_email(digit * 12) == f"aws+{digit * 3}@example.com"
@@ -42,10 +46,12 @@ def test_quickstart_state_matches_the_documented_ids() -> None:
     for region in ("us-east-1", "eu-west-1"):
         assert state.detector_status(ADMIN, region) == "ENABLED"
         assert state.hub_enabled(ADMIN, region)
-        for service in ("guardduty", "securityhub"):
+        assert state.graph_exists(ADMIN, region)
+        for service in ("guardduty", "securityhub", "detective"):
             assert state.members(ADMIN, region, service) == []
     assert state.detector_status(ADMIN, "ap-south-1") is None
     assert not state.hub_enabled(ADMIN, "ap-south-1")
+    assert not state.graph_exists(ADMIN, "ap-south-1")
 
 
 def test_save_load_round_trip_after_a_run(
@@ -152,7 +158,7 @@ def test_fifty_thousand_members_in_one_shard() -> None:
             for i in range(50_000)
         ),
     )
-    table = state.account(ADMIN).gd("eu-west-1").members
+    table = state.account(ADMIN).service("guardduty", "eu-west-1").members
     assert len(table) == 50_000
     page, more = table.page("100000049949", 50)
     assert [m.account_id for m in page][:2] == ["100000049950", "100000049951"]
