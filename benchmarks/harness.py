@@ -37,8 +37,7 @@ from typing import IO, Any
 from benchmarks import bounds
 from benchmarks.scenarios import (
     ADMIN,
-    INVITATION,
-    ORGANIZATION,
+    JOINED,
     Scenario,
     build_state,
     write_manifest,
@@ -346,8 +345,8 @@ def _check(
             problems.append(f"the plan creates {to_create} members, expected {wanted}")
     if scenario.dry_run:
         return problems
-    wanted_status = {ORGANIZATION: {"Enabled"}, INVITATION: {"Invited"}}[scenario.mode]
     for service, region in scenario.shards:
+        wanted_status = {JOINED[service][scenario.mode]}
         members = state.members(ADMIN, region, service)
         good = sum(1 for member in members if member["status"] in wanted_status)
         if len(members) != scenario.members or good != scenario.members:

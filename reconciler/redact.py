@@ -17,8 +17,9 @@ from __future__ import annotations
 import hashlib
 import re
 
+# Not after "#": the digest of a masked address is not an address (masking twice is a no-op).
 EMAIL = re.compile(
-    r"(?<![\w.+-])([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})"
+    r"(?<![\w.+#-])([A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]*@([A-Za-z0-9.\-]+\.[A-Za-z]{2,})"
 )
 ACCESS_KEY = re.compile(r"\b(?:AKIA|ASIA|AROA|AIDA)[A-Z0-9]{12,}\b")
 # Secret keys are 40 characters of base64; session tokens are long base64 runs.

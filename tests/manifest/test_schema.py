@@ -58,12 +58,13 @@ def test_example_is_the_quickstart_world(catalog: RegionCatalog) -> None:
     assert {s: v.mode for s, v in manifest.services.items()} == {
         Service("guardduty"): Mode.ORGANIZATION,
         Service("securityhub"): Mode.ORGANIZATION,
+        Service("detective"): Mode.ORGANIZATION,
     }
     accounts = [m.account_id for m in manifest.members]
     assert accounts == [str(n) * 12 for n in range(2, 8)]
     assert all(m.email == f"aws+{m.account_id[:3]}@example.com" for m in manifest.members)
     assert "888888888888" in EXAMPLE.read_text()  # the invitation-mode example, commented out
-    assert len(expand(manifest).shards) == 4
+    assert len(expand(manifest).shards) == 6
 
 
 def test_invitation_example_is_invitation_mode(catalog: RegionCatalog) -> None:

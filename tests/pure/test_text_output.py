@@ -114,3 +114,9 @@ def test_the_header_names_what_the_run_talked_to(
     assert target == expected
     header = report.render_text(_report({account(1): "Enabled"}), target=target).splitlines()[0]  # type: ignore[arg-type]
     assert header.endswith(f"; {expected})" if expected else "; dry run, nothing will be changed)")
+
+
+def test_masking_twice_changes_nothing() -> None:
+    once = redact.mask_emails("failed for aws+222@example.com; retry")
+    assert redact.mask_emails(once) == once
+    assert redact.clean(once) == once

@@ -411,8 +411,9 @@ def dry_run_problems(result: Completed, *, administrator_role: bool = False) -> 
 
 # -- leaks ----------------------------------------------------------------------------------
 
-_ANY_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
-_MASKED = re.compile(r"^[A-Za-z0-9._%+\-]\*\*\*@")
+# An address, or the masked form (first character, ***, # and six hex digits of its digest).
+_ANY_EMAIL = re.compile(r"[A-Za-z0-9._%+\-]+(?:\*\*\*#[0-9a-f]{6})?@[A-Za-z0-9.\-]+\.[A-Za-z]{2,}")
+_MASKED = re.compile(r"^[A-Za-z0-9._%+\-]\*\*\*#[0-9a-f]{6}@")
 
 
 def secrets_of(sandbox: Sandbox) -> list[str]:
