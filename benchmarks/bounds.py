@@ -21,7 +21,8 @@ an initial ``burst``), so the shard's last call cannot arrive before (calls − 
 seconds after its first, and its answer comes at least one latency later; shards run in
 parallel, so the run's bound is the largest shard's. Nor can it be shorter than the shard's
 chain of calls that each wait for the answer before them (the prerequisite, then each page of
-``ListMembers``, whose NextToken the next page needs), one latency each: that is what bounds
+``ListMembers``, whose NextToken the next page needs), one latency each, after the run's identity
+check, which precedes every shard: that is what bounds
 a converged shard whose few calls fit in the burst (scenario F). Without a rate limit
 (scenario D) the bound is the latency alone, and the wall ratio is not meaningful.
 """
@@ -107,9 +108,10 @@ class WallBound:
 
 
 def sequential_calls(scenario: Scenario, service: str) -> int:
-    """The calls of a shard that each need the answer before them: prerequisite, then pages."""
+    """The calls that each need the answer before them: the run's identity check (before any
+    shard starts), then the shard's prerequisite, then its pages."""
     facts = SERVICE_CALLS[service]
-    return len(facts.prerequisite) + pages(len(scenario.existing_ids()), facts.page)
+    return 1 + len(facts.prerequisite) + pages(len(scenario.existing_ids()), facts.page)
 
 
 def wall_bound(scenario: Scenario) -> WallBound:

@@ -258,10 +258,11 @@ def run_scenario(scenario: Scenario, workdir: Path, *, profile: bool = False) ->
             "--log-format",
             "json",
             "--no-progress",
-            "--rate",
-            f"guardduty={scenario.rate_spec}",
-            "--rate",
-            f"securityhub={scenario.rate_spec}",
+            *(
+                arg
+                for service in scenario.services
+                for arg in ("--rate", f"{service}={scenario.rate_spec}")
+            ),
         ]
         if scenario.dry_run:
             command += ["--dry-run", "--detailed-exitcode"]
