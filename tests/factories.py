@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 
 from reconciler.model import (
     DesiredMember,
@@ -80,3 +81,18 @@ def observed(
             for a, s in (members or {}).items()
         },
     )
+
+
+@dataclass
+class ObservingPort:
+    """A member port that only observes: a dry run, or a refused plan, calls nothing else (any
+    other call is an AttributeError, so a test notices)."""
+
+    observation: ShardObservation
+
+    @property
+    def key(self) -> ShardKey:
+        return self.observation.key
+
+    def observe(self) -> ShardObservation:
+        return self.observation

@@ -14,25 +14,21 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from reconciler import coverage
 from reconciler.model import Mode, Service, ShardObservation
 from reconciler.pipeline import run
 from reconciler.verify import AccountResult, Outcome
-from tests.factories import GD_EAST, SH_EAST, account, desired_members, desired_state, observed
-
-
-@dataclass
-class _Port:
-    observation: ShardObservation
-
-    @property
-    def key(self) -> object:
-        return self.observation.key
-
-    def observe(self) -> ShardObservation:
-        return self.observation
+from tests.factories import (
+    GD_EAST,
+    SH_EAST,
+    ObservingPort,
+    account,
+    desired_members,
+    desired_state,
+    observed,
+)
 
 
 def _report(blocked_reason: str = "Security Hub is not enabled") -> object:
@@ -44,7 +40,7 @@ def _report(blocked_reason: str = "Security Hub is not enabled") -> object:
     # account 0: a member; 1: missing (create); 2: resigned (blocking); 3: not in the manifest.
     gd = observed(GD_EAST, {ids[0]: "Enabled", ids[2]: "Resigned", ids[3]: "Enabled"})
     sh = ShardObservation(SH_EAST, ready=False, reason=blocked_reason)
-    return run(desired, {GD_EAST: _Port(gd), SH_EAST: _Port(sh)}, dry_run=True)  # type: ignore[arg-type]
+    return run(desired, {GD_EAST: ObservingPort(gd), SH_EAST: ObservingPort(sh)}, dry_run=True)  # type: ignore[arg-type]
 
 
 def test_each_cell_has_its_status_and_reason() -> None:

@@ -14,26 +14,13 @@ Aspects under test (no AWS):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 
 from reconciler import report
-from reconciler.model import Mode, Service, ShardKey, ShardObservation
+from reconciler.model import Mode, Service, ShardKey
 from reconciler.pipeline import run
-from tests.factories import account, desired_members, desired_state, observed
+from tests.factories import ObservingPort, account, desired_members, desired_state, observed
 
 MARKER = re.compile(r"^<!-- reconcile-plan part (\d+) of (\d+) -->$", re.MULTILINE)
-
-
-@dataclass
-class _Port:
-    observation: ShardObservation
-
-    @property
-    def key(self) -> object:
-        return self.observation.key
-
-    def observe(self) -> ShardObservation:
-        return self.observation
 
 
 def _plan(members: int, regions: tuple[str, ...] = ("us-east-1",)) -> object:
@@ -42,7 +29,7 @@ def _plan(members: int, regions: tuple[str, ...] = ("us-east-1",)) -> object:
     desired = desired_state(
         {key: desired_members(ids) for key in keys}, modes={Service("guardduty"): Mode.ORGANIZATION}
     )
-    ports = {key: _Port(observed(key, {})) for key in keys}
+    ports = {key: ObservingPort(observed(key, {})) for key in keys}
     return run(desired, ports, dry_run=True)  # type: ignore[arg-type]
 
 

@@ -13,7 +13,7 @@ Aspects under test (no AWS):
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 import pytest
 
@@ -22,7 +22,15 @@ from reconciler.errors import PlanRefused
 from reconciler.model import Mode, PruneSettings, Service, ShardObservation
 from reconciler.pipeline import RunStatus, run
 from reconciler.plan import Refusal, RefusedPlan, build_plan
-from tests.factories import GD_EAST, SH_EAST, account, desired_members, desired_state, observed
+from tests.factories import (
+    GD_EAST,
+    SH_EAST,
+    ObservingPort,
+    account,
+    desired_members,
+    desired_state,
+    observed,
+)
 
 PRESENT = [account(i) for i in range(990)]
 ADDED = [account(10_000 + i) for i in range(11)]
@@ -48,20 +56,6 @@ def _world() -> tuple[object, dict[object, ShardObservation]]:
         GD_EAST: observed(GD_EAST, dict.fromkeys(STRANGERS, "Enabled")),
     }
     return desired, observations  # type: ignore[return-value]
-
-
-@dataclass
-class _Port:
-    """Observation only: a refused plan calls nothing else (any other call is an error)."""
-
-    observation: ShardObservation
-
-    @property
-    def key(self) -> object:
-        return self.observation.key
-
-    def observe(self) -> ShardObservation:
-        return self.observation
 
 
 def test_the_refusal_carries_the_whole_plan_and_every_rail() -> None:
@@ -90,7 +84,7 @@ def test_the_override_lifts_only_its_own_rail() -> None:
 @pytest.mark.parametrize("dry_run", [True, False])
 def test_the_pipeline_reports_a_refused_plan_instead_of_raising(dry_run: bool) -> None:
     desired, observations = _world()
-    ports = {key: _Port(observation) for key, observation in observations.items()}
+    ports = {key: ObservingPort(observation) for key, observation in observations.items()}
     outcome = run(desired, ports, dry_run=dry_run)  # type: ignore[arg-type]
     assert outcome.refused
     assert outcome.status is RunStatus.FAILED
@@ -100,7 +94,7 @@ def test_the_pipeline_reports_a_refused_plan_instead_of_raising(dry_run: bool) -
 
 def _outcome(*, dry_run: bool = True) -> object:
     desired, observations = _world()
-    ports = {key: _Port(observation) for key, observation in observations.items()}
+    ports = {key: ObservingPort(observation) for key, observation in observations.items()}
     return run(desired, ports, dry_run=dry_run)  # type: ignore[arg-type]
 
 

@@ -15,14 +15,20 @@ from __future__ import annotations
 import argparse
 import hashlib
 import re
-from dataclasses import dataclass
 
 import pytest
 
 from reconciler import redact, render, report
-from reconciler.model import Mode, Service, ShardObservation
+from reconciler.model import Mode, Service
 from reconciler.pipeline import run
-from tests.factories import GD_EAST, account, desired_members, desired_state, observed
+from tests.factories import (
+    GD_EAST,
+    ObservingPort,
+    account,
+    desired_members,
+    desired_state,
+    observed,
+)
 
 
 def _expected(address: str) -> str:
@@ -53,22 +59,10 @@ def test_ten_thousand_addresses_mask_to_nearly_as_many_lines() -> None:
     assert len(masked) > 9_980
 
 
-@dataclass
-class _Port:
-    observation: ShardObservation
-
-    @property
-    def key(self) -> object:
-        return self.observation.key
-
-    def observe(self) -> ShardObservation:
-        return self.observation
-
-
 def _report(statuses: dict[str, str], mode: Mode = Mode.INVITATION) -> object:
     members = list(statuses)
     desired = desired_state({GD_EAST: desired_members(members)}, modes={Service("guardduty"): mode})
-    ports = {GD_EAST: _Port(observed(GD_EAST, statuses))}
+    ports = {GD_EAST: ObservingPort(observed(GD_EAST, statuses))}
     return run(desired, ports, dry_run=True)  # type: ignore[arg-type]
 
 
