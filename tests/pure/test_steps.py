@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import ast
 import dataclasses
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -116,6 +117,10 @@ def _code_nodes(tree: ast.Module) -> Iterator[tuple[str | None, ast.AST]]:
     skip = docstring_ids(tree)
     for top in tree.body:
         owner = top.name if isinstance(top, ast.FunctionDef | ast.ClassDef) else None
+        if owner is not None:
+            # mutmut's copy of a module keeps each function as x_<name>__mutmut_<n> (and
+            # _orig): still that function's code (tests/mutation runs these tests on it).
+            owner = re.sub(r"^x_(.+)__mutmut_(?:orig|\d+)$", r"\1", owner)
         for node in ast.walk(top):
             if id(node) not in skip:
                 yield owner, node
