@@ -299,3 +299,28 @@ def test_the_manifest_keeps_the_administrator_role_and_a_digest_of_its_bytes(
     assert len(manifest.digest) == 64
     assert elsewhere.digest == manifest.digest
     assert other.digest != manifest.digest
+
+
+def test_a_mode_the_service_does_not_have_is_refused_naming_it(
+    write: WriteManifest, catalog: RegionCatalog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Every service registered today has both modes; a plug-in may declare only one, and the
+    # manifest is then refused at the mode's own line, naming the service and the mode.
+    from dataclasses import replace
+
+    from reconciler.services import registry
+
+    real = registry.spec_of
+    only_organization = replace(real(Service("guardduty")), modes=frozenset({Mode.ORGANIZATION}))
+    monkeypatch.setattr(
+        registry,
+        "spec_of",
+        lambda service: only_organization if service == "guardduty" else real(service),
+    )
+    text = edit("  guardduty:\n    mode: organization\n", "  guardduty:\n    mode: invitation\n")
+    assert refusal(text, write, catalog) == (
+        ":7, field services.guardduty.mode, value 'invitation': GuardDuty has no invitation mode"
+    )
+    assert load_manifest(write(BASE), catalog=catalog).services[Service("guardduty")].mode is (
+        Mode.ORGANIZATION
+    )

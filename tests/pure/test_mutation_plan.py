@@ -166,3 +166,26 @@ def test_every_action_carries_its_shard_and_prune_actions_the_email_aws_has() ->
         (GD_EAST, Step.DISASSOCIATE, (DesiredMember(stranger, "seen@example.com"),)),
         (GD_EAST, Step.DELETE, (DesiredMember(stranger, "seen@example.com"),)),
     ]
+
+
+def test_a_step_the_service_does_not_have_is_a_loud_error_naming_it() -> None:
+    # The differ never asks Detective to restart monitoring (it has no such step); should it
+    # ever, the planner refuses to plan a call that does not exist rather than plan it.
+    from reconciler import plan as planner
+    from reconciler.diff import ShardDiff
+    from reconciler.model import ServiceSettings, ShardKey, ShardObservation
+
+    key = ShardKey(Service("detective"), "us-east-1")
+    wanted = desired_members(["222222222222"])
+    with pytest.raises(
+        ValueError, match="^detective/us-east-1: detective has no start-monitoring step$"
+    ):
+        list(
+            planner._shard_actions(
+                key,
+                wanted,
+                ShardObservation(key, ready=True),
+                ShardDiff(key, stopped=("222222222222",)),
+                ServiceSettings(Service("detective"), Mode.ORGANIZATION),
+            )
+        )

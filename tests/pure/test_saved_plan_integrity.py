@@ -279,6 +279,21 @@ def test_a_manifest_without_one_of_the_plans_services_says_so() -> None:
     assert "--service" not in str(refused.value)
 
 
+def test_the_services_a_manifest_still_configures_are_listed_in_registry_order() -> None:
+    desired = desired_state(
+        {GD_EAST: desired_members([A]), SH_EAST: desired_members([A])},
+    )
+    observations = {GD_EAST: observed(GD_EAST), SH_EAST: observed(SH_EAST)}
+    text = planfile.dump(
+        build_plan(desired, observations), desired=desired, observations=observations
+    )
+    saved = planfile.load(text, path="plan.json")
+    manifest = _manifest((Service("detective"), Service("guardduty")), ("us-east-1",))
+    with pytest.raises(PlanRefused) as refused:
+        planfile.scope_of(saved, manifest)
+    assert "(it configures guardduty, detective)" in str(refused.value)
+
+
 def test_a_manifest_without_one_of_the_plans_regions_says_so() -> None:
     saved = planfile.load(json.dumps(_saved()), path="plan.json")
     with pytest.raises(PlanRefused) as refused:
