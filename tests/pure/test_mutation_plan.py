@@ -178,7 +178,7 @@ def test_a_step_the_service_does_not_have_is_a_loud_error_naming_it() -> None:
     key = ShardKey(Service("detective"), "us-east-1")
     wanted = desired_members(["222222222222"])
     with pytest.raises(
-        ValueError, match="^detective/us-east-1: detective has no start-monitoring step$"
+        ValueError, match=r"^detective/us-east-1: detective has no start-monitoring step$"
     ):
         list(
             planner._shard_actions(
