@@ -1,13 +1,14 @@
 """Every member-side write whose answer is lost converges in the same run (issue 13, point 11).
 
-A member account with nothing enabled, invited by GuardDuty and Security Hub with ``accept``
-configured (``createMemberDetector: true``): accepting makes four writes as the member,
-CreateDetector and AcceptAdministratorInvitation (GuardDuty), EnableSecurityHub and
-AcceptAdministratorInvitation (Security Hub). For each of them, the sandbox applies it and then
+A member account with nothing enabled, invited by GuardDuty, Security Hub and Detective with
+``accept`` configured (``createMemberDetector: true``): accepting makes five writes as the
+member, CreateDetector and AcceptAdministratorInvitation (GuardDuty), EnableSecurityHub and
+AcceptAdministratorInvitation (Security Hub), AcceptInvitation (Detective). For each of them, the sandbox applies it and then
 loses its answer (:meth:`~reconciler_sandbox.Sandbox.hold_after` on that call, then
 ``clear_hold``: the response is dropped, the connection cut), which is what a read timeout or a
 cut connection does in AWS. botocore retries; the retry finds the work done ("a detector already
-exists", 409 "already subscribed", "invitationId is not valid"). The run must still exit 0 with
+exists", 409 "already subscribed", "invitationId is not valid"; Detective's ConflictException, the
+member ENABLED already). The run must still exit 0 with
 the member onboarded, and nothing created or invited twice.
 
 A real ``reconcile`` process against the sandbox over HTTP, one service at a time, so the k-th
