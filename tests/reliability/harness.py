@@ -152,19 +152,9 @@ TRAITS: dict[str, Traits] = {
 }
 SERVICES = tuple(TRAITS)
 MEMBER_SERVICES = SERVICES  # the services whose mutating calls a crash point counts
-NO_DETECTOR_IN = NO_DETECTOR.region
-NO_HUB_IN = NO_HUB.region
 # Invitations that verify emails (GuardDuty, Detective) read as verifying once before they
 # settle, as AWS's first answers do: accepting and verifying wait for the outcome.
 EMAIL_VERIFICATION_READS = 1
-
-
-def without_detector(index: int) -> bool:
-    return NO_DETECTOR.applies(index)
-
-
-def without_hub(index: int) -> bool:
-    return NO_HUB.applies(index)
 
 
 def member_side_writes(count: int) -> Counter[str]:

@@ -53,7 +53,9 @@ from typing import Any
 
 import pytest
 
+from reconciler.services import registry
 from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import services as sandbox_services
 from tests.reliability.conftest import report
 from tests.reliability.harness import (
     MEMBER_SERVICES,
@@ -295,6 +297,11 @@ def check(pairs: list[Pair], reference: Reference, label: str, seconds: float) -
         seconds=round(seconds, 1),
     )
     assert not failed, "\n\n".join(f"k={k}:\n" + "\n".join(v) for k, v in failed.items())
+
+
+def test_the_suites_onboard_every_service_of_the_product_and_the_sandbox() -> None:
+    # A service added to the registries and not to the harness's table would go untested here.
+    assert set(TRAITS) == set(registry.NAMES) == set(sandbox_services.NAMES)
 
 
 def test_an_uninterrupted_onboarding_converges(reference: Reference) -> None:
