@@ -335,14 +335,11 @@ def _check_email_needed(
     """Refuse a member without an email in the scope of a service that needs one."""
     for spec in registry.SPECS:
         if spec.name in member_services and spec.needs_email(services[spec.name].mode):
+            # Only services of the manifest: a member's services must be among them.
             others = [
                 other.name
                 for other in registry.SPECS
-                if (
-                    not other.needs_email(services[other.name].mode)
-                    if other.name in services
-                    else not other.email.required_in
-                )
+                if other.name in services and not other.needs_email(services[other.name].mode)
             ]
             instead = f", or set services: [{', '.join(others)}]" if others else ""
             raise Problem(

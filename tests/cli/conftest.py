@@ -48,9 +48,12 @@ def world(
     regions: Sequence[str] = ("us-east-1", "eu-west-1"),
     no_detector: Sequence[str] = (),
     no_hub: Sequence[str] = (),
+    no_graph: Sequence[str] = (),
     external: Sequence[str] = (EXTERNAL,),
 ) -> dict[str, Any]:
-    """A sandbox state: an organization whose delegated admin is ADMIN, ready in ``regions``."""
+    """A sandbox state: an organization whose delegated admin is ADMIN, ready in ``regions``
+    (a GuardDuty detector, Security Hub enabled and a Detective behavior graph in each, but
+    where ``no_detector``, ``no_hub`` or ``no_graph`` says otherwise)."""
     admin_regions: dict[str, Any] = {}
     for region in regions:
         entry: dict[str, Any] = {}
@@ -58,6 +61,8 @@ def world(
             entry["guardduty"] = {"detector": "ENABLED"}
         if region not in no_hub:
             entry["securityhub"] = {"enabled": True}
+        if region not in no_graph:
+            entry["detective"] = {"graph": True}
         admin_regions[region] = entry
     everywhere = {"*": {"guardduty": {"detector": "ENABLED"}, "securityhub": {"enabled": True}}}
     return {
@@ -67,7 +72,11 @@ def world(
             "id": "o-testorg12345",
             "managementAccount": MANAGEMENT,
             "rootId": "r-te12",
-            "delegatedAdministrators": {"guardduty": ADMIN, "securityhub": ADMIN},
+            "delegatedAdministrators": {
+                "guardduty": ADMIN,
+                "securityhub": ADMIN,
+                "detective": ADMIN,
+            },
             "organizationsDelegatedAdministrators": [ADMIN],
             "organizationalUnits": [
                 {"id": "ou-te12-11111111", "name": "Workloads", "parent": "r-te12"}
@@ -113,6 +122,7 @@ def manifest(
     regions: Sequence[str] = ("us-east-1", "eu-west-1"),
     guardduty: str | None = "organization",
     securityhub: str | None = "organization",
+    detective: str | None = None,
     emails: dict[str, str] | None = None,
     administrator: str = ADMIN,
 ) -> dict[str, Any]:
@@ -121,6 +131,8 @@ def manifest(
         services["guardduty"] = {"mode": guardduty}
     if securityhub:
         services["securityhub"] = {"mode": securityhub}
+    if detective:
+        services["detective"] = {"mode": detective}
     emails = emails or {}
     return {
         "version": 1,

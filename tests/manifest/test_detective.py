@@ -89,6 +89,21 @@ def test_refused_settings(
     assert "\n" not in str(raised.value)
 
 
+def test_a_missing_email_suggests_only_services_of_the_manifest(
+    write: WriteManifest, catalog: RegionCatalog
+) -> None:
+    # Alone, Detective leaves no service to narrow the member to: set services: [securityhub]
+    # would be refused in turn (securityhub is not under the top-level services).
+    alone = detective("    mode: organization\n", '  - accountId: "222222222222"\n')
+    with pytest.raises(ManifestError) as raised:
+        load_manifest(write(alone), catalog=catalog)
+    assert str(raised.value).endswith("add email:")
+    with_hub = alone.replace("services:\n", "services:\n  securityhub: {mode: organization}\n")
+    with pytest.raises(ManifestError) as raised:
+        load_manifest(write(with_hub), catalog=catalog)
+    assert str(raised.value).endswith("add email:, or set services: [securityhub]")
+
+
 def test_the_graph_limit_is_refused_in_one_line(
     write: WriteManifest, catalog: RegionCatalog
 ) -> None:

@@ -19,7 +19,8 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,8 +33,6 @@ from tests.conftest import FAKE_ENV, UNSET
 
 SPAWN = Path(__file__).with_name("_spawn.py")
 REGIONS = ("us-east-1", "eu-west-1")
-SERVICES = ("guardduty", "securityhub")
-MEMBER_SERVICES = SERVICES  # the services whose mutating calls a crash point counts
 ACCEPT_ROLE = "OrganizationAccountAccessRole"
 
 
@@ -42,34 +41,145 @@ def external_account(n: int) -> str:
     return f"{500000000000 + n:012d}"
 
 
+@dataclass(frozen=True)
+class MemberGap:
+    """What a member account lacks in one region with ``member_side_writes``: accepting there
+    makes ``write`` first (as the member), which can be lost like any other write."""
+
+    region: str
+    entry: dict[str, Any]  # the member's region entry for the service, without it
+    write: str  # the member-side operation that fills the gap
+    applies: Callable[[int], bool]  # which members (by index) lack it
+    # Whether the member now has it (the sandbox's view of its own account and region).
+    filled: Callable[[Any, str, str], bool]
+    # Whether accepting makes the write in every member and region, answered "already done"
+    # where nothing lacks (Security Hub's EnableSecurityHub, a 409 then).
+    everywhere: bool = False
+
+
+@dataclass(frozen=True)
+class Traits:
+    """Everything the suites need to know of one service, as data: its status word for an
+    onboarded member, the administrator calls that create and invite, the member side of the
+    accept, the manifest's invitation settings, and what the members lack."""
+
+    name: str
+    enabled: str  # the sandbox's status of a member that accepted, associated and enabled
+    creates: tuple[str, ...]  # administrator calls that create members (and count "create")
+    invites: tuple[str, ...]  # those that send invitations (counting "invite"); may be creates
+    accepts: tuple[str, ...]  # the member-side accept, as the member
+    invitation: Mapping[str, Any]  # services.<name>.invitation, without ``accept``
+    accept: Mapping[str, Any]  # services.<name>.invitation.accept
+    # What the member reads of its own side when it accepts (its gap's check, its invitations).
+    member_reads: tuple[str, ...]
+    # Whether invitations verify the email first (GetMembers reads it once before accepting).
+    verifies_email: bool
+    gap: MemberGap | None = None
+    # The sandbox's events of a member of this service: every one happens once per shard.
+    events: tuple[str, ...] = ("create", "invite")
+
+    @property
+    def administrator_writes(self) -> tuple[str, ...]:
+        """The administrator's mutating calls of an onboarding, in order, each once."""
+        return tuple(dict.fromkeys((*self.creates, *self.invites)))
+
+    @property
+    def member_side(self) -> tuple[str, ...]:
+        """Every member-side write the onboarding makes, in the order it makes them."""
+        return (*((self.gap.write,) if self.gap else ()), *self.accepts)
+
+
 # With member_side_writes, of the outside accounts every third has no GuardDuty detector in
 # the second region (accepting creates it: ``createMemberDetector``), and every third from the
 # second has no Security Hub in the first (accepting enables it): so every member-side write is
-# made, and can be lost.
-NO_DETECTOR_IN = REGIONS[1]
-NO_HUB_IN = REGIONS[0]
-# GuardDuty invitations read EmailVerificationInProgress once before they settle, as AWS's
-# first answers do: accepting and verifying wait for the outcome.
+# made, and can be lost. A Detective member needs nothing of its own to accept.
+NO_DETECTOR = MemberGap(
+    REGIONS[1],
+    {"guardduty": {}},
+    "CreateDetector",
+    lambda i: i % 3 == 1,
+    lambda state, account, region: state.detector_status(account, region) == "ENABLED",
+)
+NO_HUB = MemberGap(
+    REGIONS[0],
+    {"securityhub": {"enabled": False}},
+    "EnableSecurityHub",
+    lambda i: i % 3 == 2,
+    lambda state, account, region: bool(state.hub_enabled(account, region)),
+    everywhere=True,
+)
+TRAITS: dict[str, Traits] = {
+    t.name: t
+    for t in (
+        Traits(
+            "guardduty",
+            enabled="Enabled",
+            creates=("CreateMembers",),
+            invites=("InviteMembers",),
+            accepts=("AcceptAdministratorInvitation",),
+            invitation={"disableEmailNotification": True},
+            accept={"roleName": ACCEPT_ROLE, "createMemberDetector": True},
+            member_reads=("ListDetectors", "ListInvitations"),
+            verifies_email=True,
+            gap=NO_DETECTOR,
+        ),
+        Traits(
+            "securityhub",
+            enabled="Enabled",
+            creates=("CreateMembers",),
+            invites=("InviteMembers",),
+            accepts=("AcceptAdministratorInvitation",),
+            invitation={},
+            accept={"roleName": ACCEPT_ROLE},
+            member_reads=("ListInvitations",),
+            verifies_email=False,
+            gap=NO_HUB,
+        ),
+        # CreateMembers creates and invites in one call; the member accepts with
+        # AcceptInvitation(GraphArn).
+        Traits(
+            "detective",
+            enabled="ENABLED",
+            creates=("CreateMembers",),
+            invites=("CreateMembers",),
+            accepts=("AcceptInvitation",),
+            invitation={"disableEmailNotification": True},
+            accept={"roleName": ACCEPT_ROLE},
+            member_reads=("ListInvitations",),
+            verifies_email=True,
+        ),
+    )
+}
+SERVICES = tuple(TRAITS)
+MEMBER_SERVICES = SERVICES  # the services whose mutating calls a crash point counts
+# Invitations that verify emails (GuardDuty, Detective) read as verifying once before they
+# settle, as AWS's first answers do: accepting and verifying wait for the outcome.
 EMAIL_VERIFICATION_READS = 1
 
 
-def without_detector(index: int) -> bool:
-    return index % 3 == 1
-
-
-def without_hub(index: int) -> bool:
-    return index % 3 == 2
+def member_side_writes(count: int) -> Counter[str]:
+    """``service.Operation`` -> how many member-side writes onboarding ``count`` members with
+    ``member_side_writes`` makes (one accept per member and shard, one per gap)."""
+    out: Counter[str] = Counter()
+    for traits in TRAITS.values():
+        for operation in traits.accepts:
+            out[f"{traits.name}.{operation}"] += count * len(REGIONS)
+        gap = traits.gap
+        if gap is not None:
+            made = count * len(REGIONS) if gap.everywhere else sum(map(gap.applies, range(count)))
+            out[f"{traits.name}.{gap.write}"] += made
+    return out
 
 
 def onboarding_world(
     count: int, *, member_side_writes: bool = False
 ) -> tuple[dict[str, Any], list[str]]:
-    """The administrator ready in both regions; ``count`` outside accounts, each with its own
-    GuardDuty detector and Security Hub in every region (what accepting needs).
+    """The administrator ready in both regions for every service; ``count`` outside accounts,
+    each with what accepting needs of every service in every region.
 
-    With ``member_side_writes`` (the crash and fault suites), :func:`without_detector` and
-    :func:`without_hub` members lack one, which accepting then creates or enables, and GuardDuty
-    invitations pass through EmailVerificationInProgress.
+    With ``member_side_writes`` (the crash and fault suites), the members a service's
+    :class:`MemberGap` names lack it, which accepting then creates or enables, and invitations
+    that verify emails pass through their verifying status.
     """
     members = [external_account(i) for i in range(count)]
     state = world(org_accounts=2, regions=REGIONS, external=members)
@@ -79,28 +189,24 @@ def onboarding_world(
     for index, account in enumerate(members):
         # A copy: world() shares one "everywhere" mapping between its accounts.
         regions = dict(state["accounts"][account]["regions"])
-        # A named region's entry for a service replaces the "*" one for that service only.
-        if without_detector(index):
-            regions[NO_DETECTOR_IN] = {"guardduty": {}}
-        if without_hub(index):
-            regions[NO_HUB_IN] = {"securityhub": {"enabled": False}}
+        for traits in TRAITS.values():
+            gap = traits.gap
+            if gap is not None and gap.applies(index):
+                # A named region's entry for a service replaces the "*" one for that service.
+                regions[gap.region] = {**regions.get(gap.region, {}), **gap.entry}
         state["accounts"][account]["regions"] = regions
     return state, members
 
 
 def onboarding_manifest(members: Sequence[str], *, accept: bool = True) -> dict[str, Any]:
-    """Invitation mode for both services in both regions, accepting in the member accounts
+    """Invitation mode for every service in both regions, accepting in the member accounts
     (creating a GuardDuty detector where there is none)."""
-    data = manifest(
-        members, regions=list(REGIONS), guardduty="invitation", securityhub="invitation"
-    )
-    guardduty: dict[str, Any] = {"disableEmailNotification": True}
-    securityhub: dict[str, Any] = {}
-    if accept:
-        guardduty["accept"] = {"roleName": ACCEPT_ROLE, "createMemberDetector": True}
-        securityhub["accept"] = {"roleName": ACCEPT_ROLE}
-    data["services"]["guardduty"]["invitation"] = guardduty
-    data["services"]["securityhub"]["invitation"] = securityhub
+    data = manifest(members, regions=list(REGIONS), **dict.fromkeys(SERVICES, "invitation"))
+    for traits in TRAITS.values():
+        invitation = dict(traits.invitation)
+        if accept:
+            invitation["accept"] = dict(traits.accept)
+        data["services"][traits.name]["invitation"] = invitation
     return data
 
 
@@ -246,7 +352,8 @@ def member_records(sandbox: Sandbox) -> dict[tuple[str, str], Any]:
 def divergences(sandbox: Sandbox, members: Sequence[str]) -> list[str]:
     """Everything that differs from the onboarded state; empty when converged.
 
-    Per shard: exactly the manifest's accounts are members, each ``Enabled`` by invitation with
+    Per shard: exactly the manifest's accounts are members, each enabled (the service's word,
+    :attr:`Traits.enabled`) by invitation with
     the manifest's email, associated with our administrator, with no invitation left pending,
     created once, invited once, and one invitation email sent.
     """
@@ -263,7 +370,7 @@ def divergences(sandbox: Sandbox, members: Sequence[str]) -> list[str]:
             if record is None:
                 problems.append(f"{shard} {account}: not a member")
                 continue
-            if record["status"] != "Enabled":
+            if record["status"] != TRAITS[service].enabled:
                 problems.append(f"{shard} {account}: status {record['status']}")
             if record["type"] != "invitation" or record.get("email") != root_email(account):
                 problems.append(f"{shard} {account}: record {record}")
@@ -283,7 +390,7 @@ def duplicate_writes(
 ) -> list[str]:
     """Creations or invitations of ``account`` past the first (or, with ``exact``, not one)."""
     problems = []
-    for event in ("create", "invite"):
+    for event in TRAITS[service].events:
         count = sandbox.state.event_count(event, ADMIN, region, service, account)
         if count > 1 or (exact and count != 1):
             problems.append(f"{service}/{region} {account}: {event}d {count} times")
@@ -291,7 +398,7 @@ def duplicate_writes(
 
 
 def mutating_member_calls(calls: Iterable[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
-    """The mutating GuardDuty and Security Hub requests that reached their handler."""
+    """The mutating requests of the member services that reached their handler."""
     return [
         c
         for c in calls
@@ -313,7 +420,7 @@ def unconverged(sandbox: Sandbox, members: Sequence[str]) -> set[tuple[str, str,
             record = records.get(account)
             if (
                 record is None
-                or record["status"] != "Enabled"
+                or record["status"] != TRAITS[service].enabled
                 or state.administrator_of(account, region, service) != ADMIN
             ):
                 out.add((service, region, account))

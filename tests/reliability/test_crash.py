@@ -1,12 +1,15 @@
-"""Crash anywhere, converge on the next run (issue 7, item 1).
+"""Crash anywhere, converge on the next run (issue 7, item 1; Detective: issue 14).
 
-The scenario: onboarding 120 accounts outside the organization by invitation, GuardDuty and
-Security Hub, two regions, accepting each invitation in the member account (an assumed role;
-``createMemberDetector: true``, and a third of the members have no detector in one region, a
-third no hub in the other). An uninterrupted run makes K mutating GuardDuty / Security Hub calls
-(creates, invites, and in the member accounts detector creations, hub enables, accepts); for a
-k in 1..K the reconciler, a real process, is SIGKILLed right after its k-th mutating call took
-effect, and then run again to completion.
+The scenario: onboarding 120 accounts outside the organization by invitation, GuardDuty,
+Security Hub and Detective, two regions, accepting each invitation in the member account (an
+assumed role; ``createMemberDetector: true``, and a third of the members have no detector in one
+region, a third no hub in the other). An uninterrupted run makes K mutating calls of the three
+services (creates, invites, Detective's CreateMembers that does both, and in the member accounts
+detector creations, hub enables, accepts: AcceptAdministratorInvitation, Detective's
+AcceptInvitation); for a k in 1..K the reconciler, a real process, is SIGKILLed right after its
+k-th mutating call took effect, and then run again to completion. What differs between the
+services (status words, which calls create and invite, the member side) is the harness's
+``TRAITS`` table.
 
 The kill point is deterministic: the sandbox's :meth:`~reconciler_sandbox.Sandbox.hold_after`
 counts mutating requests as they are applied and, once the k-th has been, holds every further
@@ -19,8 +22,8 @@ the client does not know it.
 
 Between the two runs, a dry run of the half-done state (``--detailed-exitcode``) must make read
 calls only, all as the administrator, and exit 2 exactly when something is left to do. After
-each pair: the sandbox state is the desired state (every account Enabled by invitation in all
-four shards, associated with our administrator, nothing pending), no account was created or
+each pair: the sandbox state is the desired state (every account enabled by invitation in all
+six shards, associated with our administrator, nothing pending), no account was created or
 invited more than once per shard (the sandbox counts successful creates and invites, and the
 invitation emails each member received), the killed run had applied exactly k mutating calls,
 the second run exited 0, the two runs together made at least the K mutating calls of an
@@ -29,8 +32,8 @@ three processes (debug logs, JSON lines) holds a credential or a full email.
 
 CI runs a sample of k (the first and last call, the last create, the last invite, the first
 call of the member-side phase, the first of each member-side operation: CreateDetector,
-EnableSecurityHub, AcceptAdministratorInvitation; then evenly spread ones up to the sample's
-size); ``-m heavy`` runs every k from 1 to K.
+EnableSecurityHub, AcceptAdministratorInvitation, AcceptInvitation; then evenly spread ones up
+to the sample's size); ``-m heavy`` runs every k from 1 to K.
 """
 
 from __future__ import annotations
@@ -41,6 +44,7 @@ import shutil
 import signal
 import threading
 import time
+from collections import Counter
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -49,21 +53,25 @@ from typing import Any
 
 import pytest
 
+from reconciler.services import registry
 from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
+from reconciler_sandbox import services as sandbox_services
 from tests.reliability.conftest import report
 from tests.reliability.harness import (
     MEMBER_SERVICES,
+    REGIONS,
+    TRAITS,
     cli_command,
     cli_env,
     divergences,
     dry_run_problems,
     leaks,
+    member_side_writes,
     mutating_member_calls,
     onboarding_manifest,
     onboarding_world,
     run,
     spawn,
-    without_detector,
     write_yaml,
 )
 
@@ -74,12 +82,24 @@ WORKERS = 2
 # and the first call of each member-side operation (see Reference.edges), up to 8 in all.
 CI_SAMPLE = 8
 ARGS = ("--output", "json", "--log-format", "json", "--log-level", "debug", "--no-progress")
+# Per ``service.Operation``: its phase. A call that creates and invites (Detective's
+# CreateMembers) is in the invite phase: the invitation is what it ends with.
 PHASES = {
-    "create": ("CreateMembers",),
-    "invite": ("InviteMembers",),
-    "accept": ("CreateDetector", "EnableSecurityHub", "AcceptAdministratorInvitation"),
+    f"{t.name}.{operation}": phase
+    for t in TRAITS.values()
+    for phase, operations in (
+        ("create", t.creates),
+        ("invite", t.invites),
+        ("accept", t.member_side),
+    )
+    for operation in operations
 }
-MEMBER_SIDE_OPERATIONS = PHASES["accept"]
+# The member-side operations by name (GuardDuty's and Security Hub's accepts share theirs).
+MEMBER_SIDE_OPERATIONS = tuple(
+    dict.fromkeys(operation for t in TRAITS.values() for operation in t.member_side)
+)
+# Administrator calls per shard: MEMBERS in batches of at most 50 (every service's limit).
+BATCHES = -(-MEMBERS // 50)
 
 
 @dataclass(frozen=True)
@@ -109,8 +129,7 @@ class Reference:
 
 
 def _phase(qualified_operation: str) -> str:
-    operation = qualified_operation.split(".", 1)[1]
-    return next(name for name, operations in PHASES.items() if operation in operations)
+    return PHASES[qualified_operation]
 
 
 @dataclass(frozen=True)
@@ -148,13 +167,19 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> Reference:
         )
     finally:
         sandbox.stop()
-    # 4 shards x (3 CreateMembers + 3 InviteMembers), per member and region Security Hub's
-    # EnableSecurityHub (a 409 where it is enabled already), per member without a detector one
-    # CreateDetector, and per member and shard one accept.
-    detectors = sum(1 for i in range(MEMBERS) if without_detector(i))
-    assert detectors > 0
-    assert len(operations) == 4 * 6 + 2 * MEMBERS + detectors + 4 * MEMBERS
-    assert operations.count("guardduty.CreateDetector") == detectors
+    # Per shard the batches of each administrator call (one call for Detective's CreateMembers,
+    # which also invites), per member and region Security Hub's EnableSecurityHub (a 409 where
+    # it is enabled already), per member without a detector one CreateDetector, and per member
+    # and shard one accept.
+    administrator = Counter(
+        f"{t.name}.{operation}"
+        for t in TRAITS.values()
+        for operation in t.administrator_writes
+        for _ in range(BATCHES * len(REGIONS))
+    )
+    expected = administrator + member_side_writes(MEMBERS)
+    assert Counter(operations) == expected
+    assert expected["guardduty.CreateDetector"] > 0
     return Reference(operations, result.seconds)
 
 
@@ -274,13 +299,20 @@ def check(pairs: list[Pair], reference: Reference, label: str, seconds: float) -
     assert not failed, "\n\n".join(f"k={k}:\n" + "\n".join(v) for k, v in failed.items())
 
 
+def test_the_suites_onboard_every_service_of_the_product_and_the_sandbox() -> None:
+    # A service added to the registries and not to the harness's table would go untested here.
+    assert set(TRAITS) == set(registry.NAMES) == set(sandbox_services.NAMES)
+
+
 def test_an_uninterrupted_onboarding_converges(reference: Reference) -> None:
     # The reference run itself: converged, every account created and invited exactly once
     # (checked in the fixture), and its phases in the order the plan gives them per shard.
     first = {name: reference.operations.index(name) for name in set(reference.operations)}
-    assert first["guardduty.CreateMembers"] < first["guardduty.InviteMembers"]
-    assert first["securityhub.CreateMembers"] < first["securityhub.InviteMembers"]
-    assert first["guardduty.InviteMembers"] < first["guardduty.AcceptAdministratorInvitation"]
+    for t in TRAITS.values():
+        created = max(first[f"{t.name}.{op}"] for op in t.creates)
+        invited = min(first[f"{t.name}.{op}"] for op in t.invites)
+        accepted = min(first[f"{t.name}.{op}"] for op in t.accepts)
+        assert created <= invited < accepted, t.name
 
 
 def sample(reference: Reference, size: int) -> list[int]:

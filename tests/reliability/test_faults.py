@@ -1,9 +1,9 @@
 """Fault storms (issue 7, item 2): 500s, throttling, late answers, cut connections.
 
-Each scenario onboards accounts by invitation (both services, two regions, accepting in the
-member accounts, where accepting also creates GuardDuty detectors and enables Security Hub, and
-GuardDuty's invitations pass through EmailVerificationInProgress) against a sandbox that
-misbehaves, running ``reconcile`` (a real process) again
+Each scenario onboards accounts by invitation (GuardDuty, Security Hub and Detective, two
+regions, accepting in the member accounts, where accepting also creates GuardDuty detectors and
+enables Security Hub, and GuardDuty's and Detective's invitations pass through their email
+verification) against a sandbox that misbehaves, running ``reconcile`` (a real process) again
 and again, as the hourly job would, until a run exits 0. Every run must be honest: exit 0 only
 when the sandbox holds the desired state; otherwise exit 1 naming, in its JSON ``results``,
 every account it did not converge and why (or the shard it could not even observe); never a
@@ -33,6 +33,9 @@ import pytest
 from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.reliability.conftest import report
 from tests.reliability.harness import (
+    REGIONS,
+    SERVICES,
+    TRAITS,
     Completed,
     divergences,
     dry_run_problems,
@@ -45,7 +48,8 @@ from tests.reliability.harness import (
 )
 
 MAX_RUNS = 8
-MEMBER_SIDE_WRITES = ("CreateDetector", "EnableSecurityHub", "AcceptAdministratorInvitation")
+# ``service.Operation`` of every member-side write the onboarding makes.
+MEMBER_SIDE_WRITES = tuple(f"{t.name}.{op}" for t in TRAITS.values() for op in t.member_side)
 ARGS = ("--output", "json", "--log-format", "json", "--log-level", "debug", "--no-progress")
 
 
@@ -77,7 +81,7 @@ HEAVY_STORMS = [
     Storm(
         "throttled 1/s burst 1, client paced to it",
         {"rate": 1, "burst": 1},
-        ("--rate", "guardduty=1/1", "--rate", "securityhub=1/1"),
+        tuple(arg for service in SERVICES for arg in ("--rate", f"{service}=1/1")),
     ),
     Storm(
         "everything at once",
@@ -164,7 +168,9 @@ def weather(storm: Storm, members_count: int, seed: int, directory: Path) -> Wea
             )
             seen.runs.append(result)
             seen.faults.update(c["fault"] for c in result.calls if c["fault"])
-            seen.writes.update(c["operation"] for c in result.calls if c["mutating"])
+            seen.writes.update(
+                f"{c['service']}.{c['operation']}" for c in result.calls if c["mutating"]
+            )
             seen.problems += [
                 f"run {attempt}: {p}" for p in honesty_problems(result, sandbox, members)
             ]
@@ -253,11 +259,12 @@ def test_the_honesty_check_catches_false_success_and_unnamed_accounts(tmp_path: 
                 "status": "Enabled",
             }
         ]
+        shards = len(SERVICES) * len(REGIONS)
         problems = honesty_problems(claim(0, "converged", converged), sandbox, members)
-        assert any("exit 0 with 12 unconverged" in p for p in problems)
+        assert any(f"exit 0 with {shards * 3} unconverged" in p for p in problems)
         assert any("reported converged but is not" in p for p in problems)
-        # An exit 1 naming one account of twelve leaves eleven unnamed.
+        # An exit 1 naming one account of all the shards' leaves every other one unnamed.
         failed = [{**converged[0], "outcome": "failed", "reason": "AccessDenied"}]
         problems = honesty_problems(claim(1, "failed", failed), sandbox, members)
-        assert len([p for p in problems if "not converged and not named" in p]) == 11
+        assert len([p for p in problems if "not converged and not named" in p]) == shards * 3 - 1
         assert honesty_problems(claim(2, "failed", []), sandbox, members)

@@ -32,6 +32,7 @@ from reconciler.manifest import MAX_FILE_BYTES
 from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.reliability.conftest import report
 from tests.reliability.harness import (
+    SERVICES,
     cli_env,
     onboarding_manifest,
     onboarding_world,
@@ -50,7 +51,7 @@ RSS_LIMIT_KB = 200 * 1024
 # text kept for error messages, it was 126 MB and 193-216 MB.
 ANY_LINE = -1
 # The corpus entries CI also runs as processes: the alias bombs, the deep nesting, bytes that
-# are not UTF-8, a directory manifest.
+# are not UTF-8, a directory manifest, a Detective member without the email it needs.
 PROCESS_SAMPLE = (
     "alias-billion-laughs.yaml",
     "alias-merge-chain.yaml",
@@ -58,6 +59,7 @@ PROCESS_SAMPLE = (
     "deep-nesting-flow.yaml",
     "csv-non-utf8.yaml",
     "dir-conflicting-mode",
+    "email-missing-detective.yaml",
 )
 _TIMES: dict[str, float] = {}
 
@@ -189,13 +191,23 @@ def test_the_same_path_reaches_the_sandbox_with_a_valid_manifest(
     in_sandbox_env: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # The control: zero calls below means the manifest was refused, not that the sandbox was
-    # out of reach.
+    # out of reach, for any service.
     _, members = onboarding_world(3)
     path = write_yaml(tmp_path / "good.yaml", onboarding_manifest(members))
     code, out, _, _, _ = refuse_in_process(path, in_sandbox_env, capsys)
     assert code == 0, out
-    assert in_sandbox_env.calls
+    assert {c["service"] for c in in_sandbox_env.calls} >= set(SERVICES)
     assert not [c for c in in_sandbox_env.calls if c["mutating"]]
+
+
+def test_the_corpus_has_hostile_manifests_for_every_service() -> None:
+    # Each service's own settings are attacked, not only the first two's: per service, a
+    # manifest refused on a field of its own, and several that turn it on.
+    texts = [named_file(n).read_bytes() for n in EXPECTED if named_file(n).is_file()]
+    fields = [str(EXPECTED[n].get("field", "")) for n in EXPECTED]
+    for service in SERVICES:
+        assert any(f.startswith(f"services.{service}.") for f in fields), service
+        assert sum(1 for t in texts if f"  {service}:".encode() in t) >= 3, service
 
 
 @pytest.mark.parametrize("name", sorted(EXPECTED))

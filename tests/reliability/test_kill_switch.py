@@ -20,7 +20,7 @@ import pytest
 
 from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
 from tests.cli.conftest import ADMIN
-from tests.reliability.harness import onboarding_world
+from tests.reliability.harness import MEMBER_SERVICES, onboarding_world
 
 REGION = "us-east-1"
 
@@ -62,7 +62,7 @@ def test_holds_after_the_kth_mutating_call_and_drops_what_was_held(sandbox: Sand
     _, members = onboarding_world(5)
     hub = client(sandbox, "securityhub")
     sts = client(sandbox, "sts")
-    hold = sandbox.hold_after(2, services=("guardduty", "securityhub"))
+    hold = sandbox.hold_after(2, services=MEMBER_SERVICES)
 
     sts.assume_role(RoleArn=f"arn:aws:iam::{members[0]}:role/R", RoleSessionName="test")
     hub.create_members(AccountDetails=[{"AccountId": members[0]}])  # mutating call 1

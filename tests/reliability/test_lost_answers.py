@@ -4,7 +4,9 @@ When the answer to AcceptAdministratorInvitation is lost (a read timeout, a cut 
 botocore retries the call, and the retry finds the invitation already used: AWS answers 400,
 "the input invitationId is not valid", although the first attempt made the member ours. The
 reconciler then asks the member account (GetAdministratorAccount): associated with our
-administrator, the account is accepted; anything else, the original error stands.
+administrator, the account is accepted; anything else, the original error stands. Detective's
+AcceptInvitation retried is a ConflictException (the member is no longer INVITED); its member
+lists its invitations again (ListInvitations), where an accepted one reads ENABLED.
 
 On real botocore clients with ``Stubber``, so every request is checked against the model.
 """
@@ -22,6 +24,7 @@ from reconciler.aws.registry import OPERATIONS
 from reconciler.aws.session import ClientFactory
 from reconciler.errors import AwsError
 from reconciler.model import AcceptSettings, Service, ShardKey
+from reconciler.services import detective
 from reconciler.services.accepting import ANSWER_LOST
 from reconciler.services.guardduty import DETECTOR_ANSWER_LOST
 from tests.factories import ADMIN
@@ -30,6 +33,7 @@ REGION = "us-east-1"
 MEMBER = "500000000001"
 STRANGER = "999999999999"
 NOT_VALID = "The request is rejected because the input invitationId is not valid."
+CONFLICT = "The request attempted an invalid action."
 
 
 @pytest.fixture
@@ -39,7 +43,7 @@ def acceptor() -> tuple[MemberAccounts, ClientFactory]:
     members = MemberAccounts(
         base,
         partition="aws",
-        accept={Service("guardduty"): settings, Service("securityhub"): settings},
+        accept=dict.fromkeys(STUBS, settings),
         sts_region=REGION,
     )
     with Stubber(base.client("sts", REGION)) as sts:
@@ -106,9 +110,36 @@ def stub_securityhub(stubber: Stubber, administrator: str) -> None:
     )
 
 
+GRAPH = f"arn:aws:detective:{REGION}:{ADMIN}:graph:{'a' * 32}"
+
+
+def stub_detective(stubber: Stubber, administrator: str) -> None:
+    def invitations(sender: str, status: str) -> dict[str, Any]:
+        listed = {"AccountId": MEMBER, "AdministratorId": sender, "GraphArn": GRAPH}
+        return {"Invitations": [listed | {"Status": status}]}
+
+    # Our administrator's invitation, to accept; the retry of the lost accept is refused;
+    # then the member's own list: the graph it is now ENABLED in is ``administrator``'s.
+    stubber.add_response("list_invitations", invitations(ADMIN, "INVITED"))
+    stubber.add_client_error("accept_invitation", "ConflictException", CONFLICT, 409)
+    stubber.add_response("list_invitations", invitations(administrator, "ENABLED"))
+
+
 STUBS: dict[Service, Any] = {
     Service("guardduty"): stub_guardduty,
     Service("securityhub"): stub_securityhub,
+    Service("detective"): stub_detective,
+}
+# What the retried accept is refused with, and the outcome once confirmed, per service.
+REFUSED = {
+    Service("guardduty"): NOT_VALID,
+    Service("securityhub"): NOT_VALID,
+    Service("detective"): CONFLICT,
+}
+CONFIRMED = {
+    Service("guardduty"): ANSWER_LOST,
+    Service("securityhub"): ANSWER_LOST,
+    Service("detective"): detective.ANSWER_LOST,
 }
 
 
@@ -121,7 +152,7 @@ def test_a_lost_accept_is_confirmed_by_the_member_account(
         STUBS[service](stubber, ADMIN)
         done = members.accept(ShardKey(service, REGION), MEMBER, ADMIN)
         stubber.assert_no_pending_responses()
-    assert done.endswith(ANSWER_LOST)
+    assert done.endswith(CONFIRMED[service])
 
 
 @pytest.mark.parametrize("service", list(STUBS))
@@ -131,7 +162,7 @@ def test_a_failed_accept_stands_when_the_member_is_not_ours(
     members, factory = acceptor
     with Stubber(factory.client(service, REGION)) as stubber:
         STUBS[service](stubber, STRANGER)
-        with pytest.raises(AwsError, match="invitationId is not valid"):
+        with pytest.raises(AwsError, match=REFUSED[service]):
             members.accept(ShardKey(service, REGION), MEMBER, ADMIN)
         stubber.assert_no_pending_responses()
 

@@ -1,13 +1,14 @@
 """Every member-side write whose answer is lost converges in the same run (issue 13, point 11).
 
-A member account with nothing enabled, invited by GuardDuty and Security Hub with ``accept``
-configured (``createMemberDetector: true``): accepting makes four writes as the member,
-CreateDetector and AcceptAdministratorInvitation (GuardDuty), EnableSecurityHub and
-AcceptAdministratorInvitation (Security Hub). For each of them, the sandbox applies it and then
+A member account with nothing enabled, invited by GuardDuty, Security Hub and Detective with
+``accept`` configured (``createMemberDetector: true``): accepting makes five writes as the
+member, CreateDetector and AcceptAdministratorInvitation (GuardDuty), EnableSecurityHub and
+AcceptAdministratorInvitation (Security Hub), AcceptInvitation (Detective). For each of them, the sandbox applies it and then
 loses its answer (:meth:`~reconciler_sandbox.Sandbox.hold_after` on that call, then
 ``clear_hold``: the response is dropped, the connection cut), which is what a read timeout or a
 cut connection does in AWS. botocore retries; the retry finds the work done ("a detector already
-exists", 409 "already subscribed", "invitationId is not valid"). The run must still exit 0 with
+exists", 409 "already subscribed", "invitationId is not valid"; Detective's ConflictException, the
+member ENABLED already). The run must still exit 0 with
 the member onboarded, and nothing created or invited twice.
 
 A real ``reconcile`` process against the sandbox over HTTP, one service at a time, so the k-th
@@ -23,12 +24,13 @@ from typing import Any
 import pytest
 
 from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState
-from tests.cli.conftest import manifest, world
+from tests.cli.conftest import ADMIN, world
 from tests.reliability.harness import (
-    ACCEPT_ROLE,
+    TRAITS,
     duplicate_writes,
     external_account,
     mutating_member_calls,
+    onboarding_manifest,
     run,
     write_yaml,
 )
@@ -36,10 +38,7 @@ from tests.reliability.harness import (
 REGION = "us-east-1"
 MEMBER = external_account(1)
 ARGS = ("--output", "json", "--no-progress")
-MEMBER_SIDE = {
-    "guardduty": ("CreateDetector", "AcceptAdministratorInvitation"),
-    "securityhub": ("EnableSecurityHub", "AcceptAdministratorInvitation"),
-}
+MEMBER_SIDE = {name: traits.member_side for name, traits in TRAITS.items()}
 
 
 def bare_member_world() -> dict[str, Any]:
@@ -50,12 +49,8 @@ def bare_member_world() -> dict[str, Any]:
 
 
 def accepting_manifest(directory: Path) -> Path:
-    data = manifest([MEMBER], regions=[REGION], guardduty="invitation", securityhub="invitation")
-    data["services"]["guardduty"]["invitation"] = {
-        "disableEmailNotification": True,
-        "accept": {"roleName": ACCEPT_ROLE, "createMemberDetector": True},
-    }
-    data["services"]["securityhub"]["invitation"] = {"accept": {"roleName": ACCEPT_ROLE}}
+    data = onboarding_manifest([MEMBER])
+    data["regions"] = [REGION]
     return write_yaml(directory / "manifest.yaml", data)
 
 
@@ -94,15 +89,14 @@ def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[str]]:
 def test_the_undisturbed_run_makes_every_member_side_write(
     reference: dict[str, list[str]],
 ) -> None:
-    for service, member_side in MEMBER_SIDE.items():
-        assert reference[service] == ["CreateMembers", "InviteMembers", *member_side]
-    # The check before inviting lists the member's detectors once; the accept reuses it.
-    assert reference["guardduty member reads"] == ["ListDetectors", "ListInvitations"]
-    assert reference["securityhub member reads"] == ["ListInvitations"]
-    # GuardDuty reads its invitees once before accepting (email verification), and both
-    # services once to verify; Security Hub verifies no email, so it is not read before.
-    assert len(reference["guardduty GetMembers"]) == 2
-    assert len(reference["securityhub GetMembers"]) == 1
+    for service, traits in TRAITS.items():
+        assert reference[service] == [*traits.administrator_writes, *traits.member_side]
+        # GuardDuty's check before inviting lists the member's detectors once; the accept
+        # reuses it.
+        assert reference[f"{service} member reads"] == list(traits.member_reads)
+        # A service that verifies emails reads its invitees once before accepting; every
+        # service once to verify.
+        assert len(reference[f"{service} GetMembers"]) == 1 + traits.verifies_email
 
 
 @pytest.mark.parametrize(
@@ -133,11 +127,9 @@ def test_a_member_side_write_whose_answer_is_lost_converges_in_the_same_run(
         assert operations(result.calls, service).count(operation) == 2
         (outcome,) = result.json()["results"]
         assert outcome["outcome"] == "converged"
-        assert outcome["status"] == "Enabled"
+        assert outcome["status"] == TRAITS[service].enabled  # AWS's word, as reported
         state = sandbox.state
-        assert state.administrator_of(MEMBER, REGION, service) == "111111111111"
+        assert state.administrator_of(MEMBER, REGION, service) == ADMIN
         assert duplicate_writes(sandbox, service, REGION, MEMBER, exact=True) == []
-        if service == "guardduty":
-            assert state.detector_status(MEMBER, REGION) == "ENABLED"
-        else:
-            assert state.hub_enabled(MEMBER, REGION)
+        gap = TRAITS[service].gap
+        assert gap is None or gap.filled(state, MEMBER, REGION)

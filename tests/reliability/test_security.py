@@ -26,6 +26,7 @@ from reconciler.model import RegionCatalog
 from reconciler_sandbox import Sandbox, SandboxOptions, SandboxState, SandboxStateError
 from tests.cli.conftest import ADMIN, root_email
 from tests.reliability.harness import (
+    TRAITS,
     dry_run_problems,
     honesty_problems,
     leaks,
@@ -90,9 +91,15 @@ def test_no_credential_or_email_in_any_output_with_assumed_roles(
     # assumed role, member roles assumed, one refused with AWS's error in the output.
     issued = sandbox.issued_credentials
     assert len(issued) >= 1 + len(members) - 1
-    assert {
-        c["account"] for c in applied.calls if c["operation"] == "AcceptAdministratorInvitation"
-    }
+    # Every service accepted in the member accounts (as them).
+    for traits in TRAITS.values():
+        accepted = {
+            c["account"]
+            for c in applied.calls
+            if c["service"] == traits.name and c["operation"] in traits.accepts
+        }
+        assert accepted, traits.name
+        assert ADMIN not in accepted, traits.name
     assert applied.code == 1
     assert honesty_problems(applied, sandbox, members) == []
     document = applied.json()
