@@ -17,7 +17,9 @@ member status AWS has, emails equal, different or absent, GuardDuty auto-enable)
   ACTIVE (``DesiredState.skipped``) is never removed (issue 13, points 12 and 15).
 
 The model of AWS, per shard: CreateMembers makes a missing account ``Enabled`` in organization
-mode and ``Created`` (with the manifest's email) in invitation mode, and leaves an existing
+mode and ``Created`` (with the manifest's email) in invitation mode (``Invited`` for Detective,
+whose CreateMembers invites; its statuses are its own raw words, parsed by its spec as the
+adapter parses them, and its members always have an email, as its model requires), and leaves an existing
 member alone; InviteMembers makes ``Created``/``Removed``/``Resigned``/
 ``EmailVerificationFailed`` members ``Invited`` (the email is right: AWS's verification is the
 one thing the planner cannot know); StartMonitoringMembers makes ``Disabled`` ``Enabled``;
@@ -51,6 +53,7 @@ from reconciler.model import (
     ShardObservation,
 )
 from reconciler.plan import BATCH_SIZE, Plan, Step, build_plan
+from reconciler.services import registry
 from tests.factories import ADMIN, account, email
 from tests.reliability.conftest import report
 
@@ -62,16 +65,33 @@ _SETTINGS = {
     "suppress_health_check": [HealthCheck.too_slow, HealthCheck.data_too_large],
 }
 REGIONS = ("us-east-1", "eu-west-1")
-# The services whose member life cycle the simulated AWS below models (create, then invite;
-# Created, Removed and Resigned statuses). Detective's CreateMembers invites, and it reports
-# none of those statuses: it needs a simulation of its own.
-SIMULATED = [Service("guardduty"), Service("securityhub")]
 POOL = [account(i) for i in range(130)]
 STATUSES = [
     *(s.value for s in MemberStatus if s is not MemberStatus.UNKNOWN),
     "Associated",
     "Weird",
 ]
+# Each simulated service's member life cycle, as data: the raw statuses it reports (parsed by
+# its own spec, as the adapter does), what CreateMembers makes of a missing account in
+# invitation mode (GuardDuty and Security Hub create, then InviteMembers invites; Detective's
+# CreateMembers invites), and whether every member needs an email.
+SIMULATION = {
+    Service("guardduty"): (STATUSES, MemberStatus.CREATED, False),
+    Service("securityhub"): (STATUSES, MemberStatus.CREATED, False),
+    Service("detective"): (
+        [
+            "INVITED",
+            "VERIFICATION_IN_PROGRESS",
+            "VERIFICATION_FAILED",
+            "ENABLED",
+            "ACCEPTED_BUT_DISABLED",
+            "Weird",
+        ],
+        MemberStatus.INVITED,
+        True,
+    ),
+}
+SIMULATED = list(SIMULATION)
 # Restarting monitoring and accepting make a member Enabled, from these statuses.
 ENABLED_BY = {
     Step.START_MONITORING: {MemberStatus.DISABLED},
@@ -89,7 +109,7 @@ INVITED_OR_MEMBER = {
 
 @st.composite
 def worlds(draw: st.DrawFn) -> tuple[DesiredState, dict[ShardKey, ShardObservation]]:
-    services = draw(st.lists(st.sampled_from(SIMULATED), min_size=1, max_size=2, unique=True))
+    services = draw(st.lists(st.sampled_from(SIMULATED), min_size=1, max_size=3, unique=True))
     regions = draw(st.lists(st.sampled_from(REGIONS), min_size=1, max_size=2, unique=True))
     settings_by_service: dict[Service, ServiceSettings] = {}
     for service in services:
@@ -123,16 +143,21 @@ def worlds(draw: st.DrawFn) -> tuple[DesiredState, dict[ShardKey, ShardObservati
     for service in services:
         for region in regions:
             key = ShardKey(service, region)
+            statuses, _, needs_email = SIMULATION[service]
+            spec = registry.spec_of(service)
             wanted = rng.sample(pool, draw(st.integers(0, size)))
-            shards[key] = {a: DesiredMember(a, rng.choice([email(a), None])) for a in wanted}
+            shards[key] = {
+                a: DesiredMember(a, email(a) if needs_email else rng.choice([email(a), None]))
+                for a in wanted
+            }
             present = rng.sample([*pool, ADMIN], draw(st.integers(0, size)))
             members = {}
             for a in present:
                 raw = (
-                    draw(st.sampled_from(STATUSES)) if rng.random() < 0.3 else rng.choice(STATUSES)
+                    draw(st.sampled_from(statuses)) if rng.random() < 0.3 else rng.choice(statuses)
                 )
                 shown = rng.choice([email(a), f"other+{a}@example.com", None])
-                members[a] = ObservedMember(a, shown, MemberStatus.parse(raw), raw)
+                members[a] = ObservedMember(a, shown, spec.parse_status(raw), raw)
             ready = draw(st.booleans()) or size > 3
             held = rng.sample(pool, rng.choice([0, 0, 1, 3])) if desired_accept(service) else []
             observations[key] = ShardObservation(
@@ -184,7 +209,8 @@ def apply(
                 if mode is Mode.ORGANIZATION:
                     put(action.key, member.account_id, MemberStatus.ENABLED, member.email)
                 else:
-                    put(action.key, member.account_id, MemberStatus.CREATED, member.email)
+                    created = SIMULATION[action.key.service][1]
+                    put(action.key, member.account_id, created, member.email)
             elif (
                 step is Step.INVITE
                 and found is not None
