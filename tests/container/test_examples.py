@@ -35,7 +35,14 @@ CRONJOB = EXAMPLES / "kubernetes" / "cronjob.yaml"
 CONFIGMAP = EXAMPLES / "kubernetes" / "configmap.yaml"
 TASK_DEFINITION = EXAMPLES / "ecs" / "task-definition.json"
 SCHEDULE = EXAMPLES / "ecs" / "schedule.json"
-DOCS = [EXAMPLES / "README.md", df.REPO / "README.md"]
+# Every page of the documentation site too (docs/, built by mkdocs: tests/docs/test_site.py);
+# its pages include README sections, which are checked here through the README.
+DOCS = [
+    EXAMPLES / "README.md",
+    df.REPO / "README.md",
+    df.REPO / "CONTRIBUTING.md",
+    *sorted((df.REPO / "docs").rglob("*.md")),
+]
 
 SHELL_OPERATORS = set("();<>|&")
 DOCKER_VALUE_FLAGS = {
