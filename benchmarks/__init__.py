@@ -7,6 +7,5 @@ sandbox that throttles and delays like AWS), the sandbox's calls log is counted,
 and times are set against lower bounds computed from the scenario alone (:mod:`.bounds`).
 
 ``python -m benchmarks`` runs the full scenarios, ``python -m benchmarks --quick`` small ones
-through the same code (what ``tests/benchmarks`` runs in CI). See the README, section Scale and
-speed.
+through the same code (what ``tests/benchmarks`` runs in CI). See docs/explanation/scale.md.
 """

@@ -1,8 +1,9 @@
 """MkDocs hooks: the pages' README sections and the generated reference tables.
 
 A page line ``--8<-- "README.md:name"`` is replaced by the README's section between its
-``[start:name]``/``[end:name]`` markers (nothing is written twice), and the README's own
-``(#anchor)`` links are pointed at the page and heading that hold them on the site.
+``[start:name]``/``[end:name]`` markers (the README's introduction and Quickstart are written
+once, there), and README-style links (``#anchor``, ``docs/page.md``) are pointed at the page and
+heading that hold them on the site.
 
 ``<!-- generated: cli-options -->`` becomes a table of every ``reconcile`` option, read from the
 parser (:func:`reconciler.options.build_parser`); ``<!-- generated: manifest-keys -->`` a table of
@@ -28,6 +29,7 @@ _SNIPPET = re.compile(r'^--8<-- "([\w.]+\.md):([\w-]+)"$', re.MULTILINE)
 _MARKER = re.compile(r"^<!-- --8<-- \[(start|end):([\w-]+)\] -->$")
 _HEADING = re.compile(r"^#{1,6} (.+)$")
 _LINK = re.compile(r"\]\(#([^)\s]+)\)")
+_DOCS_LINK = re.compile(r"\]\(docs/([^)\s#]+)")
 
 
 def github_anchor(heading: str) -> str:
@@ -37,35 +39,26 @@ def github_anchor(heading: str) -> str:
 
 
 @cache
-def readme_anchors() -> dict[str, tuple[str, str]]:
-    """GitHub anchor of each README heading → (the snippet section holding it, the site's slug)."""
+def anchors() -> dict[str, tuple[str, str]]:
+    """GitHub anchor of each heading of the site's pages → (the page, the site's slug).
+
+    The pages' text came from the README, whose links use GitHub's anchors (``#scale-and-speed``)
+    and assume one page; here each is pointed at the page and heading that hold it.
+    """
     found: dict[str, tuple[str, str]] = {}
-    section = None
-    fenced = False
-    for line in (ROOT / "README.md").read_text(encoding="utf-8").splitlines():
-        if line.startswith("```"):
-            fenced = not fenced
-            continue
-        marker = _MARKER.match(line)
-        if marker:
-            section = marker.group(2) if marker.group(1) == "start" else None
-            continue
-        heading = _HEADING.match(line)
-        if heading and not fenced and section is not None:
-            title = heading.group(1)
-            found.setdefault(github_anchor(title), (section, slugify(title.replace("`", ""), "-")))
-    return found
-
-
-@cache
-def section_pages() -> dict[str, str]:
-    """README section → the site page that includes it (docs/ relative, posix)."""
-    pages: dict[str, str] = {}
     for path in sorted(DOCS.rglob("*.md")):
-        for source, name in _SNIPPET.findall(path.read_text(encoding="utf-8")):
-            if source == "README.md":
-                pages.setdefault(name, path.relative_to(DOCS).as_posix())
-    return pages
+        page = path.relative_to(DOCS).as_posix()
+        text = include_sections(path.read_text(encoding="utf-8"))
+        fenced = False
+        for line in text.splitlines():
+            if line.startswith("```"):
+                fenced = not fenced
+                continue
+            heading = _HEADING.match(line)
+            if heading and not fenced:
+                title = heading.group(1)
+                found.setdefault(github_anchor(title), (page, slugify(title.replace("`", ""), "-")))
+    return found
 
 
 def section(source: str, name: str) -> str:
@@ -85,21 +78,22 @@ def include_sections(markdown: str) -> str:
 
 
 def rewrite_links(markdown: str, page_path: str) -> str:
-    """README-style ``(#anchor)`` links, pointed at the page and heading that hold them here."""
-    anchors, pages = readme_anchors(), section_pages()
+    """README-style links, pointed at the page and heading that hold them on the site:
+    ``(#anchor)`` by the heading's GitHub anchor, ``(docs/x.md)`` relative to this page."""
+    table = anchors()
+    here = posixpath.dirname(page_path) or "."
 
     def link(match: re.Match[str]) -> str:
         anchor = match.group(1)
-        if anchor not in anchors:
+        if anchor not in table:
             return match.group(0)
-        section, slug = anchors[anchor]
-        target = pages.get(section)
-        if target is None or target == page_path:
+        target, slug = table[anchor]
+        if target == page_path:
             return f"](#{slug})"
-        relative = posixpath.relpath(target, posixpath.dirname(page_path) or ".")
-        return f"]({relative}#{slug})"
+        return f"]({posixpath.relpath(target, here)}#{slug})"
 
-    return _LINK.sub(link, markdown)
+    markdown = _LINK.sub(link, markdown)
+    return _DOCS_LINK.sub(lambda m: f"]({posixpath.relpath(m.group(1), here)}", markdown)
 
 
 def _cell(text: object) -> str:

@@ -1,7 +1,7 @@
 """The ``reconcile`` command: parse the invocation, call the run, map the outcome to exit codes.
 
 This is the only module that knows about exit codes, and the only one that catches our
-exceptions to turn them into them. The contract (tested, documented in the README):
+exceptions to turn them into them. The contract (tested, documented in docs/reference/cli.md):
 
 ====  ==========================================================================================
 0     converged: nothing to do, or everything applied and verified

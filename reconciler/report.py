@@ -4,8 +4,8 @@ Receives the :class:`~reconciler.pipeline.RunReport`; returns a string for stdou
 decides anything: the same report gives the same bytes. Emails are masked unless the caller
 asks otherwise, and every free text from AWS passes through the credential scrubber.
 
-The JSON document (``--output json``) is a documented, versioned contract (README: "JSON
-output"); change it only by adding keys, or bump ``version``.
+The JSON document (``--output json``) is a documented, versioned contract
+(docs/reference/output.md, "JSON"); change it only by adding keys, or bump ``version``.
 
 A plan refused by a safety rail is rendered whole, like any other, under a refusal that names
 each rail, its reason and its override: the pull-request comment of a refused dry run is where

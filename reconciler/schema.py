@@ -46,7 +46,7 @@ def manifest_json_schema() -> dict[str, Any]:
             f"Which accounts must be {registry.listed([s.label for s in registry.SPECS])} "
             "members of the administrator account, in every region; read by "
             "`reconcile --manifest`. "
-            "Reference: README.md, section 'Manifest reference'."
+            "Reference: docs/reference/manifest.md."
         ),
     }
 

@@ -390,8 +390,8 @@ def json_schema(model: type[Document]) -> dict[str, Any]:
         "description": (
             "The world of the sandbox (accounts, organization, each service's resources and "
             "members); read by `reconcile-sandbox --state` and `reconcile --sandbox`. A region's "
-            "`members` are not allowed under the `*` region. Reference: README.md, section "
-            "'The state file'."
+            "`members` are not allowed under the `*` region. Reference: docs/reference/sandbox.md, "
+            "section 'The state file'."
         ),
     }
 

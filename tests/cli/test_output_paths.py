@@ -246,9 +246,9 @@ def test_a_write_replaces_the_file_and_leaves_no_temporary(tmp_path: Path) -> No
 def test_the_readme_examples_print_what_the_readme_says(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # README "Output paths": each `$ reconcile ...` line and the error line under it.
+    # docs/reference/cli.md, "Output paths": each `$ reconcile ...` line and the error line under it.
     root = Path(__file__).parents[2]
-    section = (root / "README.md").read_text().split("### Output paths", 1)[1]
+    section = (root / "docs" / "reference" / "cli.md").read_text().split("### Output paths", 1)[1]
     block = section.split("```text\n", 1)[1].split("```", 1)[0].splitlines()
     pairs = [(block[i], block[i + 1]) for i in range(0, len(block), 2)]
     assert len(pairs) == 2

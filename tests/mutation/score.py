@@ -1,6 +1,6 @@
 """The mutation score of each module mutmut mutates, checked against the committed survivors.
 
-``mutmut run`` (README "Development", config in pyproject.toml ``[tool.mutmut]``) leaves one
+``mutmut run`` (docs/development.md, config in pyproject.toml ``[tool.mutmut]``) leaves one
 ``mutants/<module>.py.meta`` per mutated module, mapping each mutant to the exit code of its
 tests. This reads them and fails (exit 1) when a module's score is under :data:`MINIMUM`, when
 a mutant survives that SURVIVORS.md does not explain, or when SURVIVORS.md explains one that no

@@ -1,4 +1,4 @@
-"""The documented mutation run itself (README "Development"): heavy, optional, not in CI.
+"""The documented mutation run itself (docs/development.md): heavy, optional, not in CI.
 
 Aspects under test:
 - ``mutmut run --max-children 1`` on a clean copy of the checkout, with the committed

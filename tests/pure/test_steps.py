@@ -11,7 +11,7 @@ Aspects under test:
   step's operation, wording, count or "already done" text;
 - each of them reads the table: changing one declaration changes what the planner prints, what
   the applier counts as already done, what the verifier accepts and what the reporter says;
-- the README's table of steps says what the declarations say (order, symbol, step, API call,
+- the table of steps (docs/explanation/how-it-works.md) says what the declarations say (order, symbol, step, API call,
   and what verification expects afterwards);
 - ``operation_of`` (the seam for per-service operation names) gives every step's operation in
   every service, and the plan's actions carry it.
@@ -52,7 +52,7 @@ from reconciler.verify import Outcome, verify_shard
 from tests.factories import GD_EAST, account, desired_members, desired_state, observed
 
 PACKAGE = Path(reconciler.__file__).parent
-README = PACKAGE.parent / "README.md"
+README = PACKAGE.parent / "docs" / "explanation" / "how-it-works.md"
 CONSUMERS = ("plan.py", "apply.py", "verify.py", "report.py")
 # Where a consumer may name a step: the planner's rules say which accounts each step gets.
 RULES = {"plan.py": {"_shard_actions"}}

@@ -84,7 +84,7 @@ def test_the_printed_environment_is_enough_for_an_unconfigured_client(tmp_path: 
 
 
 def test_the_readme_quick_start_environment_is_enough(tmp_path: Path) -> None:
-    readme = (REPO / "README.md").read_text(encoding="utf-8")
+    readme = (REPO / "docs" / "reference" / "sandbox.md").read_text(encoding="utf-8")
     section = readme[readme.index("### Quick start\n", readme.index("## The sandbox")) :]
     section = section[: section.index("\n### ", 1)]
     exported = dict(
