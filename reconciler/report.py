@@ -219,7 +219,11 @@ def render_markdown(report: RunReport, *, mask_emails: bool = True) -> str:
     readable at thousands of members. :func:`render_markdown_parts` splits the same comment
     into numbered parts that each fit in one GitHub comment.
     """
-    summary_lines, blocks = _markdown_sections(report, mask_emails=mask_emails)
+    return _joined(*_markdown_sections(report, mask_emails=mask_emails))
+
+
+def _joined(summary_lines: list[str], blocks: list[_Block]) -> str:
+    """The summary, then each block under its section heading (given once per section)."""
     body = [*summary_lines]
     heading = None
     for block in blocks:
@@ -247,15 +251,16 @@ def render_markdown_parts(
     starting with :data:`PART_MARKER` and a line naming the part; a section cut between parts is
     headed "(continued)". Lengths are counted as GitHub does, in UTF-16 code units.
     """
-    whole = render_markdown(report, mask_emails=mask_emails)
     budget = limit - COMMENT_HEADROOM
-    if _length(whole) <= budget:
-        return [whole]
-    # Folded lists in chunks small enough that one always fits in a part with the summary.
+    # Folded lists in chunks small enough that one always fits in a part with the summary
+    # (at GitHub's limit, the comment's own chunks: the sections are built once).
     per_item = max(1, min(MARKDOWN_ACCOUNTS_PER_ITEM, budget // 32))
     summary_lines, blocks = _markdown_sections(
         report, mask_emails=mask_emails, accounts_per_item=per_item
     )
+    whole = _joined(summary_lines, blocks)
+    if _length(whole) <= budget:
+        return [whole]
     title = summary_lines[0]
     # Room for the marker and the part line, whose numbers are not known until packed.
     reserve = _length(PART_MARKER.format(index=99_999, count=99_999)) + _length(title) + 64
