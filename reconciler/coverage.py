@@ -67,12 +67,19 @@ def grid(report: RunReport, *, mask_emails: bool = True) -> Grid:
     plan = report.plan
     keys = tuple(shard.key for shard in plan.shards)
     cells: dict[ShardKey, dict[str, tuple[str, str]]] = {key: {} for key in keys}
+    cleaned: dict[str, str] = {"": ""}
+
+    def scrubbed(reason: str) -> str:
+        # A blocked shard's reason stands in every one of its cells: scrubbed once.
+        if reason not in cleaned:
+            cleaned[reason] = clean(reason, mask=mask_emails)
+        return cleaned[reason]
 
     def put(key: ShardKey, account: str, status: str, reason: str) -> None:
         shard = cells.setdefault(key, {})
         held = shard.get(account)
         if held is None or _PRECEDENCE[status] < _PRECEDENCE[held[0]]:
-            shard[account] = (status, clean(reason, mask=mask_emails) if reason else "")
+            shard[account] = (status, scrubbed(reason))
 
     for shard in plan.shards:
         observation = report.observations.get(shard.key)
@@ -105,7 +112,7 @@ def grid(report: RunReport, *, mask_emails: bool = True) -> Grid:
         for (key, account), (status, reason) in applied.items():
             by_account = cells.setdefault(key, {})
             if status == FAILED or by_account.get(account, (PENDING, ""))[0] == PENDING:
-                by_account[account] = (status, clean(reason, mask=mask_emails) if reason else "")
+                by_account[account] = (status, scrubbed(reason))
     accounts = tuple(sorted({account for shard in cells.values() for account in shard}))
     return Grid(accounts, keys, cells)
 
